@@ -1,0 +1,27 @@
+{
+    "name": "Billwerk+ Optimize Connector",
+    "summary": "Keep Billwerk+ Optimize plans, subscriptions, customers and "
+    "invoices in sync with Odoo",
+    "version": "18.0.1.0.0",
+    "category": "Accounting",
+    "website": "https://github.com/billwerk-connector/billwerk_connector",
+    "author": "billwerk_connector developers",
+    "license": "LGPL-3",
+    "depends": ["base"],
+    "external_dependencies": {"python": ["requests", "cryptography"]},
+    "data": [
+        "security/billwerk_security.xml",
+        "security/ir.model.access.csv",
+        "security/billwerk_rules.xml",
+        "data/ir_cron.xml",
+        "views/billwerk_plan_views.xml",
+        "views/billwerk_customer_views.xml",
+        "views/billwerk_subscription_views.xml",
+        "views/billwerk_invoice_views.xml",
+        "views/billwerk_sync_run_views.xml",
+        "views/billwerk_account_views.xml",
+        "wizards/set_api_key_views.xml",
+        "views/billwerk_menus.xml",
+    ],
+    "application": True,
+}

@@ -1,0 +1,1 @@
+"""Billwerk+ Optimize HTTP client: plain Python, never imports odoo."""

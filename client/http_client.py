@@ -1,0 +1,243 @@
+"""The one object that talks to Billwerk+ Optimize.
+
+URL, auth, time-outs, pacing, retries and error translation live here and
+nowhere else; callers get plain dicts and the errors of ``errors.py``.
+"""
+
+import logging
+import time
+from urllib.parse import quote
+
+import requests
+
+from . import errors
+from .api_key import key_hint, normalize_api_key
+from .retry import Pacer, RetryPolicy, parse_retry_after
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.reepay.com/v1/"
+LIST_ENTITIES = ("plan", "subscription", "customer", "invoice")
+PAGE_SIZE = 100
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Billwerk's own first day would do, but every list read passes an explicit
+# `from` so that the API's "one month before `to`" default never applies.
+EARLIEST_FROM = "2000-01-01"
+
+
+class Page:
+    """One page of a list read: its objects and the envelope around them."""
+
+    __slots__ = ("content", "count", "date_from", "date_to", "next_page_token", "range")
+
+    def __init__(self, envelope):
+        self.content = envelope["content"]
+        self.count = envelope.get("count", len(self.content))
+        self.date_from = envelope.get("from")
+        self.date_to = envelope.get("to")
+        self.range = envelope.get("range")
+        self.next_page_token = envelope.get("next_page_token")
+
+    def __repr__(self):
+        return f"<Page {self.count} objects, more={bool(self.next_page_token)}>"
+
+
+class BillwerkClient:
+    """A Billwerk+ Optimize account, reached with one private key."""
+
+    def __init__(
+        self,
+        api_key,
+        base_url=DEFAULT_BASE_URL,
+        *,
+        timeout=(5.0, 30.0),
+        retry_policy=None,
+        pacer=None,
+        sleep=time.sleep,
+    ):
+        key = normalize_api_key(api_key)
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/"
+        self.timeout = timeout
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.pacer = pacer or Pacer()
+        self._sleep = sleep
+        self._key_hint = key_hint(key)
+        self._session = requests.Session()
+        self._session.auth = (key, "")
+        self._session.headers.update(
+            {"Accept": "application/json", "User-Agent": "odoo-billwerk-connector/18.0"}
+        )
+
+    def __repr__(self):
+        return f"<BillwerkClient {self.base_url} key {self._key_hint}>"
+
+    def close(self):
+        self._session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- reads ---------------------------------------------------------------
+    def account(self):
+        return self._request("GET", "account")
+
+    def iter_list(self, entity, *, date_from=EARLIEST_FROM, date_to=None, **params):
+        """Yield the pages of ``/list/{entity}``, newest first.
+
+        ``params`` (``range``, filters, ``size``) stay unchanged between pages,
+        as Billwerk requires; ``page_token`` resumes an interrupted read.
+        """
+        if entity not in LIST_ENTITIES:
+            raise ValueError(f"unknown list entity {entity!r}")
+        token = params.pop("page_token", None)
+        query = {"size": PAGE_SIZE, "range": "created", "from": date_from}
+        if date_to:
+            query["to"] = date_to
+        query.update({k: v for k, v in params.items() if v is not None})
+        while True:
+            page_query = dict(query, next_page_token=token) if token else query
+            envelope = self._request("GET", f"list/{entity}", params=page_query)
+            if not isinstance(envelope.get("content"), list):
+                raise errors.MalformedResponse(
+                    f"The {entity} list answer has no content list."
+                )
+            page = Page(envelope)
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+
+    def get(self, entity, key):
+        """One object by handle (invoices: id or handle); plans: current version."""
+        path = {
+            "plan": "plan/{}/current",
+            "subscription": "subscription/{}",
+            "customer": "customer/{}",
+            "invoice": "invoice/{}",
+        }[entity]
+        return self._request("GET", path.format(quote(str(key), safe="")))
+
+    def events(self, page=1, size=PAGE_SIZE, **filters):
+        """One page of the event log, newest first."""
+        params = {"page": page, "size": size}
+        params.update({k: v for k, v in filters.items() if v is not None})
+        envelope = self._request("GET", "event", params=params)
+        if not isinstance(envelope.get("content"), list):
+            raise errors.MalformedResponse("The event log answer has no content list.")
+        return envelope
+
+    def webhook_settings(self):
+        return self._request("GET", "account/webhook_settings")
+
+    def add_webhook_url(self, url):
+        """Merge ``url`` into the account's webhook URLs, keeping everyone else's."""
+        settings = self.webhook_settings()
+        urls = list(settings.get("urls") or [])
+        if url in urls:
+            return settings
+        body = {
+            key: settings[key]
+            for key in ("username", "password", "disabled", "event_types")
+            if key in settings
+        }
+        body["urls"] = urls + [url]
+        return self._request("PUT", "account/webhook_settings", json=body)
+
+    # -- transport -------------------------------------------------------------
+    def _request(self, method, path, *, params=None, json=None):
+        url = self.base_url + path
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.pacer.acquire()
+            try:
+                response = self._session.request(
+                    method, url, params=params, json=json, timeout=self.timeout
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                failure = errors.NetworkError(
+                    f"Billwerk could not be reached at {self.base_url} "
+                    f"({type(exc).__name__})."
+                )
+                retry_after = None
+            else:
+                if response.status_code < 400:
+                    return self._decode(response, path)
+                failure = self._error_for(response, path)
+                if response.status_code not in RETRYABLE_STATUSES:
+                    raise failure
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            delay = self.retry_policy.delay(attempt, retry_after)
+            elapsed = time.monotonic() - started
+            if not self.retry_policy.allows(attempt, elapsed, delay):
+                raise failure
+            _logger.info(
+                "Billwerk %s %s: %s; retry %d in %.1fs",
+                method,
+                path,
+                type(failure).__name__,
+                attempt,
+                delay,
+            )
+            self._sleep(delay)
+
+    @staticmethod
+    def _request_id(response, body=None):
+        if isinstance(body, dict) and body.get("request_id"):
+            return body["request_id"]
+        return response.headers.get("Request-Id")
+
+    def _decode(self, response, path):
+        try:
+            body = response.json()
+        except ValueError:
+            raise errors.MalformedResponse(
+                f"Billwerk answered /{path} with something that is not JSON.",
+                status=response.status_code,
+                request_id=self._request_id(response),
+            ) from None
+        if not isinstance(body, dict):
+            raise errors.MalformedResponse(
+                f"Billwerk answered /{path} with JSON that is not an object.",
+                status=response.status_code,
+                request_id=self._request_id(response),
+            )
+        return body
+
+    def _error_for(self, response, path):
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        detail = body.get("message") or body.get("error") or response.reason or ""
+        kwargs = {
+            "status": status,
+            "request_id": self._request_id(response, body),
+            "code": body.get("code"),
+        }
+        if status in (401, 403):
+            return errors.KeyRejected(
+                "Billwerk rejected the API key "
+                f"(key {self._key_hint}, {detail or 'unauthorized'}).",
+                **kwargs,
+            )
+        if status == 404:
+            return errors.NotFound(f"Billwerk has no /{path}.", **kwargs)
+        if status == 429:
+            return errors.RateLimited(
+                "Billwerk's rate limit was hit and retries ran out.", **kwargs
+            )
+        if status >= 500:
+            return errors.ServerError(
+                f"Billwerk failed to answer /{path} ({detail}).", **kwargs
+            )
+        return errors.RequestRejected(
+            f"Billwerk refused the request to /{path} ({detail}).", **kwargs
+        )

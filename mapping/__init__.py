@@ -1,0 +1,1 @@
+"""Billwerk payload -> Odoo field values: pure functions, never imports odoo."""

@@ -1,0 +1,42 @@
+"""Minor units -> amounts, by the ISO 4217 exponent Billwerk uses."""
+
+from decimal import Decimal
+
+# ISO 4217 currencies whose minor unit is not 1/100.
+_EXPONENTS = {
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+}
+
+
+def currency_exponent(currency_code):
+    return _EXPONENTS.get((currency_code or "").upper(), 2)
+
+
+def minor_to_amount(minor, currency_code):
+    """``12345`` DKK -> ``123.45``; ``12345`` JPY -> ``12345.0``; None stays None."""
+    if minor is None:
+        return None
+    exponent = currency_exponent(currency_code)
+    return float(Decimal(int(minor)).scaleb(-exponent))
