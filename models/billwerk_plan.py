@@ -1,0 +1,33 @@
+from odoo import fields, models
+
+
+class BillwerkPlan(models.Model):
+    _name = "billwerk.plan"
+    _inherit = "billwerk.synced.mixin"
+    _description = "Billwerk plan"
+    _order = "name, id"
+
+    handle = fields.Char(required=True, readonly=True)
+    name = fields.Char(required=True, readonly=True)
+    version = fields.Integer(readonly=True)
+    description = fields.Text(readonly=True)
+    amount = fields.Monetary(readonly=True)
+    state = fields.Selection(
+        [("active", "Active"), ("superseded", "Superseded"), ("deleted", "Deleted")],
+        readonly=True,
+    )
+    vat = fields.Float(string="VAT rate", readonly=True)
+    schedule_type = fields.Char(readonly=True)
+    interval_length = fields.Integer(readonly=True)
+    deleted = fields.Datetime(readonly=True)
+    subscription_ids = fields.One2many(
+        "billwerk.subscription", "plan_id", readonly=True
+    )
+
+    _sql_constraints = [
+        (
+            "handle_account_uniq",
+            "unique(account_id, handle)",
+            "A Billwerk plan handle is unique per account.",
+        )
+    ]

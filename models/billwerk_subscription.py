@@ -1,0 +1,52 @@
+from odoo import fields, models
+
+
+class BillwerkSubscription(models.Model):
+    _name = "billwerk.subscription"
+    _inherit = "billwerk.synced.mixin"
+    _description = "Billwerk subscription"
+    _order = "created desc, id desc"
+    _rec_name = "handle"
+
+    handle = fields.Char(required=True, readonly=True)
+    customer_handle = fields.Char(readonly=True)
+    plan_handle = fields.Char(readonly=True)
+    customer_id = fields.Many2one(
+        "billwerk.customer", readonly=True, index=True, ondelete="set null"
+    )
+    plan_id = fields.Many2one(
+        "billwerk.plan", readonly=True, index=True, ondelete="set null"
+    )
+    plan_version = fields.Integer(readonly=True)
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("active", "Active"),
+            ("on_hold", "On hold"),
+            ("expired", "Expired"),
+        ],
+        readonly=True,
+        index=True,
+    )
+    is_cancelled = fields.Boolean(string="Cancelled", readonly=True)
+    amount = fields.Monetary(readonly=True)
+    quantity = fields.Integer(readonly=True)
+    activated = fields.Datetime(readonly=True)
+    start_date = fields.Datetime(readonly=True)
+    end_date = fields.Datetime(readonly=True)
+    current_period_start = fields.Datetime(readonly=True)
+    next_period_start = fields.Datetime(readonly=True)
+    expires = fields.Datetime(readonly=True)
+    in_trial = fields.Boolean(readonly=True)
+    trial_end = fields.Datetime(readonly=True)
+    expired_date = fields.Datetime(readonly=True)
+    expire_reason = fields.Char(readonly=True)
+    invoice_ids = fields.One2many("billwerk.invoice", "subscription_id", readonly=True)
+
+    _sql_constraints = [
+        (
+            "handle_account_uniq",
+            "unique(account_id, handle)",
+            "A Billwerk subscription handle is unique per account.",
+        )
+    ]

@@ -1,0 +1,607 @@
+"""One synchronization run of one account: the lock, the steps, the log.
+
+The whole algorithm is written once and parameterised by the entity
+descriptions of ``mapping/entities.py``.
+"""
+
+import hashlib
+import json
+import logging
+import threading
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
+from odoo.modules import module as odoo_module
+
+from ..client import errors as billwerk_errors
+from ..client.http_client import EARLIEST_FROM
+from ..mapping.entities import ENTITIES, ENTITIES_BY_NAME, INVOICE, PLAN
+from ..mapping.timestamps import to_utc_naive
+
+_logger = logging.getLogger(__name__)
+
+# First key of this addon's advisory locks; the second is the account id.
+LOCK_NAMESPACE = 742_117
+# Re-read this much before a high-water mark: clocks and commit order differ.
+OVERLAP = timedelta(minutes=10)
+EVENT_PAGE_SIZE = 100
+APPLY_BATCH = 100
+# (many2one field, handle field, related model): resolved by handle.
+RELATIONS = {
+    "billwerk.subscription": (
+        ("customer_id", "customer_handle", "billwerk.customer"),
+        ("plan_id", "plan_handle", "billwerk.plan"),
+    ),
+    "billwerk.invoice": (
+        ("customer_id", "customer_handle", "billwerk.customer"),
+        ("subscription_id", "subscription_handle", "billwerk.subscription"),
+        ("plan_id", "plan_handle", "billwerk.plan"),
+    ),
+}
+
+
+def _in_test_mode():
+    return bool(
+        odoo_module.current_test
+        or tools.config.get("test_enable")
+        or getattr(threading.current_thread(), "testing", False)
+    )
+
+
+def _payload_digest(payload):
+    return hashlib.sha1(
+        json.dumps(payload, sort_keys=True, default=str).encode(),
+        usedforsecurity=False,
+    ).hexdigest()
+
+
+class SyncAlreadyRunning(UserError):
+    """A second trigger while a run holds the account's lock."""
+
+
+class BillwerkSyncRun(models.Model):
+    _name = "billwerk.sync.run"
+    _description = "Billwerk synchronization run"
+    _order = "started desc, id desc"
+    _rec_name = "started"
+
+    account_id = fields.Many2one(
+        "billwerk.account", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True)
+    trigger = fields.Selection(
+        [("cron", "Scheduled"), ("manual", "Sync now"), ("webhook", "Webhook")],
+        required=True,
+    )
+    mode = fields.Selection(
+        [("incremental", "Incremental"), ("reconciliation", "Reconciliation")],
+        required=True,
+        default="incremental",
+    )
+    state = fields.Selection(
+        [("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+        required=True,
+        default="running",
+    )
+    started = fields.Datetime(required=True, default=fields.Datetime.now)
+    ended = fields.Datetime()
+    error_message = fields.Text()
+    line_ids = fields.One2many("billwerk.sync.run.line", "run_id", string="Counts")
+    created_count = fields.Integer(compute="_compute_totals", string="Created")
+    updated_count = fields.Integer(compute="_compute_totals", string="Updated")
+    archived_count = fields.Integer(compute="_compute_totals", string="Archived")
+
+    @api.depends("line_ids.created_count", "line_ids.updated_count")
+    def _compute_totals(self):
+        for run in self:
+            run.created_count = sum(run.line_ids.mapped("created_count"))
+            run.updated_count = sum(run.line_ids.mapped("updated_count"))
+            run.archived_count = sum(run.line_ids.mapped("archived_count"))
+
+    # -- entry point --
+    @api.model
+    def _run_for(self, account, trigger, mode="incremental"):
+        """Run one sync of ``account`` unless another one holds its lock."""
+        account.check_access("write")
+        if not self._try_lock(account):
+            raise SyncAlreadyRunning(
+                self.env._(
+                    "A synchronization of %(account)s is already running; "
+                    "try again when it has finished.",
+                    account=account.display_name,
+                )
+            )
+        try:
+            self._close_interrupted_runs(account)
+            run = self.create(
+                {"account_id": account.id, "trigger": trigger, "mode": mode}
+            )
+            self._commit()
+            run._execute()
+            return run
+        finally:
+            self._unlock(account)
+
+    def _try_lock(self, account):
+        # A session-level lock survives the per-batch commits and dies with
+        # the connection, so a crashed worker cannot block the account forever.
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, account.id)
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _unlock(self, account):
+        query = "SELECT pg_advisory_unlock(%s, %s)"
+        try:
+            self.env.cr.execute(query, (LOCK_NAMESPACE, account.id))
+        except psycopg2.Error:
+            self.env.cr.rollback()
+            self.env.cr.execute(query, (LOCK_NAMESPACE, account.id))
+
+    def _close_interrupted_runs(self, account):
+        # We hold the lock, so a run still marked running died with its worker.
+        self.search([("account_id", "=", account.id), ("state", "=", "running")]).write(
+            {
+                "state": "failed",
+                "ended": fields.Datetime.now(),
+                "error_message": self.env._(
+                    "Interrupted: the worker stopped before the run ended. The "
+                    "next run resumed from the last saved page."
+                ),
+            }
+        )
+
+    def _commit(self):
+        if not _in_test_mode():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    # -- the run --
+    def _execute(self):
+        self.ensure_one()
+        account = self.account_id
+        counts = {entity.name: [0, 0, 0] for entity in ENTITIES}
+        context = {"counts": counts, "currencies": {}, "countries": {}}
+        try:
+            with account._make_client() as client:
+                context["client"] = client
+                if self.mode == "reconciliation":
+                    self._reconcile(context)
+                else:
+                    self._incremental(context)
+            self._link_pending_relations()
+        except billwerk_errors.KeyRejected as error:
+            account._mark_key_rejected(error)
+            self._finish(counts, error=account.connection_error)
+        except billwerk_errors.BillwerkError as error:
+            self._finish(counts, error=self._describe(error))
+        except UserError as error:
+            self._finish(counts, error=str(error))
+        else:
+            self._finish(counts)
+        self._commit()
+
+    def _describe(self, error):
+        reasons = {
+            billwerk_errors.NetworkError: self.env._("Billwerk could not be reached."),
+            billwerk_errors.RateLimited: self.env._(
+                "Billwerk kept answering 'too many requests'."
+            ),
+            billwerk_errors.ServerError: self.env._("Billwerk had a server error."),
+            billwerk_errors.MalformedResponse: self.env._(
+                "Billwerk sent an answer that could not be read."
+            ),
+        }
+        reason = reasons.get(type(error), self.env._("Billwerk refused a request."))
+        return self.env._(
+            "%(reason)s The run stopped; what was saved stays and the next run "
+            "resumes. Details: %(details)s",
+            reason=reason,
+            details=str(error),
+        )
+
+    def _finish(self, counts, error=None):
+        self.write(
+            {
+                "state": "failed" if error else "done",
+                "ended": fields.Datetime.now(),
+                "error_message": error or False,
+                "line_ids": [
+                    fields.Command.create(
+                        {
+                            "sequence": sequence,
+                            "entity": name,
+                            "created_count": created,
+                            "updated_count": updated,
+                            "archived_count": archived,
+                        }
+                    )
+                    for sequence, (name, (created, updated, archived)) in enumerate(
+                        counts.items()
+                    )
+                ],
+            }
+        )
+        if error:
+            _logger.warning("Billwerk sync run %s failed: %s", self.id, error)
+
+    def _incremental(self, context):
+        account = self.account_id
+        if not account.last_event_id:
+            self._start_event_cursor(context)
+        self._read_whole_list(PLAN, context)
+        for entity in ENTITIES:
+            if entity is PLAN:
+                continue
+            cursor = self._cursor(entity, "created")
+            if not cursor.first_load_done:
+                self._first_load(entity, cursor, context)
+            else:
+                self._read_since(entity, cursor, "created", context)
+            if entity is INVOICE and cursor.first_load_done:
+                self._read_since(
+                    entity, self._cursor(entity, "settled"), "settled", context
+                )
+        self._follow_events(context)
+
+    def _reconcile(self, context):
+        for entity in ENTITIES:
+            seen = self._read_whole_list(entity, context)
+            model = self.env[entity.model].sudo()
+            missing = model.search(
+                [
+                    ("account_id", "=", self.account_id.id),
+                    (entity.key_field, "not in", list(seen)),
+                ]
+            )
+            if missing:
+                missing.write({"active": False})
+                context["counts"][entity.name][2] += len(missing)
+            self._commit()
+
+    # -- list reads --
+    def _cursor(self, entity, range_name):
+        cursor = self.account_id.cursor_ids.filtered(
+            lambda c: c.entity == entity.name and c.range_name == range_name
+        )
+        return cursor or self.env["billwerk.sync.cursor"].create(
+            {
+                "account_id": self.account_id.id,
+                "entity": entity.name,
+                "range_name": range_name,
+            }
+        )
+
+    def _read_whole_list(self, entity, context):
+        """Read a list from the account's first day to now; return the keys seen."""
+        seen = set()
+        account = self.account_id
+        pages = context["client"].iter_list(
+            entity.name,
+            date_from=account._first_load_from() or EARLIEST_FROM,
+            date_to=account._to_billwerk_time(account._now()),
+        )
+        for page in pages:
+            with self.env.cr.savepoint():
+                self._apply(entity, page.content, context)
+            seen.update(str(payload[entity.payload_key]) for payload in page.content)
+            self._commit()
+        return seen
+
+    def _first_load(self, entity, cursor, context):
+        """Page through the whole list, saving the page token after each page."""
+        account = self.account_id
+        if not cursor.load_to:
+            cursor.load_to = account._to_billwerk_time(account._now())
+        pages = context["client"].iter_list(
+            entity.name,
+            date_from=account._first_load_from() or EARLIEST_FROM,
+            date_to=cursor.load_to,
+            page_token=cursor.page_token or None,
+        )
+        for page in pages:
+            with self.env.cr.savepoint():
+                self._apply(entity, page.content, context)
+                cursor.page_token = page.next_page_token or False
+            self._commit()
+        high_water = self._from_billwerk_time(cursor.load_to)
+        cursor.write(
+            {"first_load_done": True, "page_token": False, "high_water": high_water}
+        )
+        if entity is INVOICE:
+            self._cursor(entity, "settled").high_water = high_water
+        self._commit()
+
+    def _read_since(self, entity, cursor, range_name, context):
+        """Read what was created (or settled) since the high-water mark."""
+        account = self.account_id
+        now = account._now()
+        since = (cursor.high_water or now) - OVERLAP
+        pages = context["client"].iter_list(
+            entity.name,
+            range=range_name,
+            date_from=account._to_billwerk_time(since),
+            date_to=account._to_billwerk_time(now),
+        )
+        for page in pages:
+            with self.env.cr.savepoint():
+                self._apply(entity, page.content, context)
+        cursor.high_water = now
+        self._commit()
+
+    def _from_billwerk_time(self, local_text):
+        zone = self.account_id._billwerk_zone()
+        moment = fields.Datetime.from_string(local_text.replace("T", " "))
+        return to_utc_naive(moment.replace(tzinfo=zone).isoformat())
+
+    # -- events --
+    def _start_event_cursor(self, context):
+        """Remember the newest event before the first load: later ones are news."""
+        newest = context["client"].events(page=1, size=10)["content"]
+        if newest:
+            self.account_id.write(
+                {
+                    "last_event_id": newest[0]["id"],
+                    "last_event_at": to_utc_naive(newest[0]["created"]),
+                }
+            )
+        else:
+            self.account_id.last_event_at = self.account_id._now()
+
+    def _follow_events(self, context):
+        """Fetch and apply every object named by an event since the last one seen."""
+        account = self.account_id
+        client = context["client"]
+        oldest_wanted = account.last_event_at and account.last_event_at - OVERLAP
+        keys = {name: [] for name in ("customer", "subscription", "invoice")}
+        newest = None
+        page = 1
+        while True:
+            content = client.events(page=page, size=EVENT_PAGE_SIZE)["content"]
+            for event in content:
+                created = to_utc_naive(event.get("created"))
+                if event["id"] == account.last_event_id or (
+                    oldest_wanted and created and created < oldest_wanted
+                ):
+                    content = []
+                    break
+                newest = newest or event
+                entity_name = (event.get("event_type") or "").split("_", 1)[0]
+                key = event.get(entity_name) if entity_name in keys else None
+                if key and key not in keys[entity_name]:
+                    keys[entity_name].append(key)
+            else:
+                if len(content) == EVENT_PAGE_SIZE:
+                    page += 1
+                    continue
+            break
+        for entity_name, entity_keys in keys.items():
+            self._apply_objects(ENTITIES_BY_NAME[entity_name], entity_keys, context)
+        if newest:
+            account.write(
+                {
+                    "last_event_id": newest["id"],
+                    "last_event_at": to_utc_naive(newest["created"]),
+                }
+            )
+        self._commit()
+
+    def _apply_objects(self, entity, keys, context):
+        """Read objects one by one; one Billwerk no longer has is archived."""
+        client = context["client"]
+        for start in range(0, len(keys), APPLY_BATCH):
+            payloads, gone = [], []
+            for key in keys[start : start + APPLY_BATCH]:
+                try:
+                    payloads.append(client.get(entity.name, key))
+                except billwerk_errors.NotFound:
+                    gone.append(key)
+            with self.env.cr.savepoint():
+                self._apply(entity, payloads, context)
+                self._archive_gone(entity, gone, context)
+            self._commit()
+
+    def _archive_gone(self, entity, keys, context):
+        if not keys:
+            return
+        gone = (
+            self.env[entity.model]
+            .sudo()
+            .search(
+                [
+                    ("account_id", "=", self.account_id.id),
+                    (entity.key_field, "in", keys),
+                ]
+            )
+        )
+        gone.write({"active": False})
+        context["counts"][entity.name][2] += len(gone)
+
+    # -- writing one batch --
+    def _apply(self, entity, payloads, context):
+        """Upsert one page: one search, one create, a write per changed record."""
+        if not payloads:
+            return
+        account = self.account_id
+        model = self.env[entity.model].sudo().with_context(active_test=False)
+        incoming = {}
+        for payload in payloads:
+            values = entity.to_values(payload)
+            values["sync_hash"] = _payload_digest(payload)
+            incoming[str(values[entity.key_field])] = values
+        existing = {
+            row[entity.key_field]: row
+            for row in model.search_read(
+                [
+                    ("account_id", "=", account.id),
+                    (entity.key_field, "in", list(incoming)),
+                ],
+                [entity.key_field, "sync_hash", "active"],
+            )
+        }
+        changed = {
+            key: values
+            for key, values in incoming.items()
+            if key not in existing or existing[key]["sync_hash"] != values["sync_hash"]
+        }
+        if not changed:
+            return
+        self._resolve_references(entity, list(changed.values()), context)
+        counts = context["counts"][entity.name]
+        to_create = []
+        for key, values in changed.items():
+            if key in existing:
+                model.browse(existing[key]["id"]).write(values)
+                counts[1] += 1
+                if existing[key]["active"] and not values["active"]:
+                    counts[2] += 1
+            else:
+                values["account_id"] = account.id
+                to_create.append(values)
+        if to_create:
+            if entity.name == "customer" and account.create_partners:
+                self._link_partners(to_create)
+            model.create(to_create)
+            counts[0] += len(to_create)
+
+    def _resolve_references(self, entity, values_list, context):
+        """Turn codes and handles into ids: one search per kind for the batch."""
+        account = self.account_id
+        currencies = context["currencies"]
+        self._fill_cache(
+            currencies,
+            "res.currency",
+            "name",
+            {v.get("currency_code") for v in values_list},
+        )
+        countries = context["countries"]
+        self._fill_cache(
+            countries,
+            "res.country",
+            "code",
+            {v.get("country_code") for v in values_list},
+        )
+        for values in values_list:
+            if "currency_code" in values:
+                values["currency_id"] = currencies.get(values.pop("currency_code"))
+            if "country_code" in values:
+                values["country_id"] = countries.get(values["country_code"])
+        for field_name, handle_field, related_model in RELATIONS.get(entity.model, ()):
+            handles = {v[handle_field] for v in values_list if v.get(handle_field)}
+            if not handles:
+                continue
+            ids = {
+                row["handle"]: row["id"]
+                for row in self.env[related_model]
+                .sudo()
+                .with_context(active_test=False)
+                .search_read(
+                    [("account_id", "=", account.id), ("handle", "in", list(handles))],
+                    ["handle"],
+                )
+            }
+            for values in values_list:
+                values[field_name] = ids.get(values.get(handle_field)) or False
+
+    def _fill_cache(self, cache, model, code_field, codes):
+        missing = {code for code in codes if code and code not in cache}
+        if not missing:
+            return
+        for row in (
+            self.env[model]
+            .sudo()
+            .with_context(active_test=False)
+            .search_read([(code_field, "in", list(missing))], [code_field])
+        ):
+            cache[row[code_field]] = row["id"]
+        for code in missing:
+            cache.setdefault(code, False)
+
+    def _link_partners(self, values_list):
+        """Match new customers to contacts by e-mail, else create the contacts."""
+        company = self.account_id.company_id
+        partners = self.env["res.partner"].sudo()
+        emails = {v["email"].lower() for v in values_list if v.get("email")}
+        by_email = {}
+        if emails:
+            for partner in partners.search(
+                [
+                    ("company_id", "in", [company.id, False]),
+                    ("email", "in", list(emails)),
+                ],
+                order="id",
+            ):
+                by_email.setdefault(partner.email.lower(), partner.id)
+        to_create = {}
+        for values in values_list:
+            email = (values.get("email") or "").lower()
+            if email in by_email:
+                continue
+            to_create.setdefault(email or values["handle"], values)
+        created = partners.create(
+            [
+                {
+                    "name": values["name"],
+                    "email": values.get("email") or False,
+                    "phone": values.get("phone") or False,
+                    "street": values.get("address") or False,
+                    "street2": values.get("address2") or False,
+                    "zip": values.get("postal_code") or False,
+                    "city": values.get("city") or False,
+                    "country_id": values.get("country_id") or False,
+                    "is_company": bool(values.get("company_name")),
+                    "company_id": company.id,
+                }
+                for values in to_create.values()
+            ]
+        )
+        for key, partner in zip(to_create, created, strict=True):
+            by_email[key] = partner.id
+        for values in values_list:
+            email = (values.get("email") or "").lower()
+            values["partner_id"] = by_email.get(email or values["handle"], False)
+
+    def _link_pending_relations(self):
+        """Resolve handles whose record arrived after the record naming them."""
+        self.env.flush_all()
+        for model_name, relations in RELATIONS.items():
+            table = self.env[model_name]._table
+            for field_name, handle_field, related_model in relations:
+                related_table = self.env[related_model]._table
+                self.env.cr.execute(
+                    f"""
+                    UPDATE {table} AS t SET {field_name} = r.id
+                      FROM {related_table} AS r
+                     WHERE t.account_id = %(account)s
+                       AND t.{field_name} IS NULL
+                       AND r.account_id = t.account_id
+                       AND r.handle = t.{handle_field}
+                    """,
+                    {"account": self.account_id.id},
+                )
+            self.env[model_name].invalidate_model()
+
+    def _notification(self):
+        self.ensure_one()
+        if self.state == "done":
+            message = self.env._(
+                "%(created)s created, %(updated)s updated, %(archived)s archived.",
+                created=self.created_count,
+                updated=self.updated_count,
+                archived=self.archived_count,
+            )
+        else:
+            message = self.error_message
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Billwerk synchronization"),
+                "message": message,
+                "type": "success" if self.state == "done" else "danger",
+                "sticky": self.state != "done",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }

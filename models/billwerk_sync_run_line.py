@@ -1,0 +1,24 @@
+from odoo import fields, models
+
+
+class BillwerkSyncRunLine(models.Model):
+    _name = "billwerk.sync.run.line"
+    _description = "Billwerk sync counts per entity"
+    _order = "run_id, sequence"
+
+    run_id = fields.Many2one(
+        "billwerk.sync.run", required=True, ondelete="cascade", index=True
+    )
+    sequence = fields.Integer()
+    entity = fields.Selection(
+        [
+            ("plan", "Plans"),
+            ("customer", "Customers"),
+            ("subscription", "Subscriptions"),
+            ("invoice", "Invoices"),
+        ],
+        required=True,
+    )
+    created_count = fields.Integer(string="Created")
+    updated_count = fields.Integer(string="Updated")
+    archived_count = fields.Integer(string="Archived")

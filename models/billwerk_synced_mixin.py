@@ -1,0 +1,30 @@
+from odoo import fields, models
+
+
+class BillwerkSyncedMixin(models.AbstractModel):
+    """What every synchronized copy has: its account, company and change hash.
+
+    Billwerk is the source of truth, so users only read these records; the sync
+    writes them as superuser-free code running with the account's rights.
+    """
+
+    _name = "billwerk.synced.mixin"
+    _description = "Record copied from Billwerk"
+
+    account_id = fields.Many2one(
+        "billwerk.account",
+        string="Billwerk account",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
+    )
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, index=True, readonly=True
+    )
+    active = fields.Boolean(default=True, readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    created = fields.Datetime(string="Created in Billwerk", readonly=True)
+    sync_hash = fields.Char(
+        readonly=True, copy=False, help="Digest of the last payload applied."
+    )

@@ -1,0 +1,327 @@
+"""The client against the bundled sandbox, over real HTTP on 127.0.0.1."""
+
+import logging
+import time
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+
+from client import errors
+from client.http_client import EARLIEST_FROM, BillwerkClient
+from client.retry import Pacer, RetryPolicy
+from sandbox.server import running_sandbox
+
+FAST_RETRIES = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, budget=5)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with running_sandbox(seed=3, customers=10_000, plans=6, invoices=300) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def clean_sandbox(sandbox):
+    # The real rate limit is on only where a test is about it: fast test
+    # clients (pacer at 1000/s) would otherwise be slowed by retried 429s.
+    sandbox.reset()
+    sandbox.limits.enabled = False
+    yield
+    sandbox.reset()
+
+
+def make_client(sandbox, key=None, **options):
+    options.setdefault("retry_policy", FAST_RETRIES)
+    options.setdefault("pacer", Pacer(rate=1000, burst=1000))
+    return BillwerkClient(key or sandbox.keys[0], sandbox.url, **options)
+
+
+def list_queries(sandbox, entity):
+    return [
+        parse_qs(query)
+        for _method, path, query in sandbox.request_log
+        if path == f"/v1/list/{entity}"
+    ]
+
+
+def test_account_names_the_account_of_the_key(sandbox):
+    with make_client(sandbox, sandbox.keys[1]) as client:
+        info = client.account()
+    truth = sandbox.account(sandbox.keys[1])
+    assert info["id"] == truth.id
+    assert info["name"] == truth.name
+    assert info["state"] in ("test", "live")
+
+
+def test_paging_ten_thousand_customers_returns_each_exactly_once(sandbox):
+    # The default pacer (20/s) must keep 100 pages under the sandbox's real limit.
+    sandbox.limits.enabled = True
+    with BillwerkClient(sandbox.keys[0], sandbox.url) as client:
+        handles = [
+            customer["handle"]
+            for page in client.iter_list("customer")
+            for customer in page.content
+        ]
+    assert len(handles) == 10_000
+    assert len(set(handles)) == 10_000
+    assert set(handles) == set(sandbox.account(sandbox.keys[0]).customers)
+    assert sandbox.count("/v1/list/customer") == 100  # no 429, so no retry
+
+
+def test_every_page_sends_an_explicit_from_and_unchanged_parameters(sandbox):
+    with make_client(sandbox) as client:
+        pages = list(client.iter_list("customer", date_to="2026-01-01"))
+    queries = list_queries(sandbox, "customer")
+    assert len(queries) == len(pages) > 1
+    for query in queries:
+        assert query["from"] == [EARLIEST_FROM]
+        assert query["size"] == ["100"]
+        assert query["to"] == ["2026-01-01"]
+    assert "next_page_token" not in queries[0]
+    assert all("next_page_token" in query for query in queries[1:])
+
+
+def test_a_read_resumes_from_a_saved_page_token(sandbox):
+    with make_client(sandbox) as client:
+        pages = client.iter_list("customer", date_to="2026-01-01")
+        first = next(pages)
+        seen = {c["handle"] for c in first.content}
+        resumed = client.iter_list(
+            "customer", date_to="2026-01-01", page_token=first.next_page_token
+        )
+        for page in resumed:
+            seen.update(c["handle"] for c in page.content)
+    assert len(seen) == 10_000
+
+
+def test_filters_and_settled_range_are_passed_through(sandbox):
+    with make_client(sandbox) as client:
+        settled = [
+            invoice
+            for page in client.iter_list("invoice", range="settled", state="settled")
+            for invoice in page.content
+        ]
+    assert settled
+    assert all(invoice["state"] == "settled" for invoice in settled)
+    assert list_queries(sandbox, "invoice")[0]["range"] == ["settled"]
+
+
+def test_single_reads_by_handle_and_invoice_id(sandbox):
+    truth = sandbox.account(sandbox.keys[0])
+    invoice = next(iter(truth.invoices.values()))
+    plan_handle = next(iter(truth.plans))
+    with make_client(sandbox) as client:
+        assert client.get("customer", "cust-00001")["handle"] == "cust-00001"
+        assert client.get("invoice", invoice["id"])["handle"] == invoice["handle"]
+        assert client.get("invoice", invoice["handle"])["id"] == invoice["id"]
+        assert client.get("plan", plan_handle)["handle"] == plan_handle
+
+
+def test_event_log_page(sandbox):
+    key = sandbox.keys[1]
+    sandbox.create_customer(key, handle="cust-event-1", email="ev@example.com")
+    with make_client(sandbox, key) as client:
+        events = client.events(page=1, size=10)
+    assert events["content"][0]["event_type"] == "customer_created"
+    assert events["content"][0]["customer"] == "cust-event-1"
+
+
+def test_wrong_key_raises_key_rejected_with_status_and_request_id(sandbox):
+    wrong = "priv_" + "0" * 32
+    with make_client(sandbox, wrong) as client, pytest.raises(errors.KeyRejected) as e:
+        client.account()
+    assert e.value.status == 401
+    assert e.value.request_id
+    assert wrong not in str(e.value)
+    assert sandbox.count("/v1/account") == 1  # a rejected key is never retried
+
+
+def test_unknown_object_raises_not_found(sandbox):
+    with make_client(sandbox) as client, pytest.raises(errors.NotFound) as e:
+        client.get("subscription", "no-such-subscription")
+    assert e.value.status == 404
+
+
+def test_bad_parameters_raise_request_rejected_without_retry(sandbox):
+    with make_client(sandbox) as client, pytest.raises(errors.RequestRejected) as e:
+        next(client.iter_list("customer", size=5))
+    assert e.value.status == 400
+    assert sandbox.count("/v1/list/customer") == 1
+
+
+def test_rate_limit_then_success_is_retried(sandbox):
+    sandbox.faults.rate_limit_every(2, prefix="account")
+    with make_client(sandbox) as client:
+        assert client.account()["id"]
+        assert client.account()["id"]  # the 2nd call is limited, its retry passes
+    assert sandbox.count("/v1/account") == 3
+
+
+def test_exhausted_rate_limit_budget_raises_rate_limited(sandbox):
+    sandbox.faults.rate_limit_every(1, prefix="account")
+    with make_client(sandbox) as client, pytest.raises(errors.RateLimited) as e:
+        client.account()
+    assert e.value.status == 429
+    assert e.value.code == 122
+    assert sandbox.count("/v1/account") == FAST_RETRIES.max_attempts
+
+
+def test_retry_after_header_is_honoured(sandbox):
+    sandbox.limits.enabled = True
+    sandbox.limits.get_rate, sandbox.limits.get_burst = 1.0, 1
+    sandbox.limits.retry_after = 1
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    try:
+        policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=5, budget=10)
+        with make_client(sandbox, sleep=sleep, retry_policy=policy) as client:
+            client.account()
+            client.account()
+    finally:
+        sandbox.limits.get_rate, sandbox.limits.get_burst = 25.0, 50
+        sandbox.limits.retry_after = None
+    assert slept == [1.0]
+
+
+def test_server_errors_are_retried_then_raised(sandbox):
+    sandbox.faults.fail_next(count=2, status=503, prefix="account")
+    with make_client(sandbox) as client:
+        assert client.account()["id"]
+    sandbox.faults.fail_next(count=10, status=502, prefix="account")
+    with make_client(sandbox) as client, pytest.raises(errors.ServerError) as e:
+        client.account()
+    assert e.value.status == 502
+
+
+def test_dropped_connections_are_retried_then_raised(sandbox):
+    sandbox.faults.drop_next(count=1, prefix="account")
+    with make_client(sandbox) as client:
+        assert client.account()["id"]
+    sandbox.faults.drop_next(count=10, prefix="account")
+    with make_client(sandbox) as client, pytest.raises(errors.NetworkError):
+        client.account()
+
+
+def test_a_slow_answer_times_out_as_a_network_error(sandbox):
+    sandbox.faults.slow(1.0, prefix="account")
+    client = make_client(sandbox, timeout=(1.0, 0.2))
+    with client, pytest.raises(errors.NetworkError):
+        client.account()
+
+
+def test_nothing_listens_is_a_network_error():
+    with socket_closed_port() as url:
+        client = BillwerkClient("priv_x" * 3, url, retry_policy=FAST_RETRIES)
+        with pytest.raises(errors.NetworkError):
+            client.account()
+
+
+def test_broken_json_raises_malformed_response(sandbox):
+    sandbox.faults.broken_json_next(count=1, prefix="account")
+    with make_client(sandbox) as client, pytest.raises(errors.MalformedResponse):
+        client.account()
+
+
+def test_a_list_answer_without_content_is_malformed():
+    # The sandbox always sends an envelope; a proxy that does not is simulated.
+    answer = make_client_for_static_answer('{"size": 100}')
+    with answer as client, pytest.raises(errors.MalformedResponse):
+        next(client.iter_list("plan"))
+
+
+def test_webhook_url_is_merged_not_overwritten(sandbox):
+    key = sandbox.keys[1]
+    auth = (key, "")
+    requests.put(
+        sandbox.url + "account/webhook_settings",
+        json={"urls": ["https://other.example/hook"], "disabled": False},
+        auth=auth,
+        timeout=5,
+    ).raise_for_status()
+    with make_client(sandbox, key) as client:
+        client.add_webhook_url("https://odoo.example/billwerk/webhook")
+        settings = client.add_webhook_url("https://odoo.example/billwerk/webhook")
+    assert settings["urls"] == [
+        "https://other.example/hook",
+        "https://odoo.example/billwerk/webhook",
+    ]
+    assert settings["secret"]
+
+
+def test_the_key_never_reaches_logs_or_errors(sandbox, caplog):
+    key = sandbox.keys[0]
+    caplog.set_level(logging.DEBUG)
+    texts = []
+    for switch in (
+        lambda: sandbox.faults.rate_limit_every(1, prefix="account"),
+        lambda: sandbox.faults.fail_next(count=9, status=500, prefix="account"),
+        lambda: sandbox.faults.drop_next(count=9, prefix="account"),
+        lambda: sandbox.faults.broken_json_next(count=1, prefix="account"),
+    ):
+        sandbox.faults.reset()
+        switch()
+        with make_client(sandbox, key) as client:
+            texts.append(repr(client))
+            with pytest.raises(errors.BillwerkError) as e:
+                client.account()
+            texts += [str(e.value), repr(e.value)]
+    assert caplog.records  # retries were logged
+    assert key not in caplog.text
+    assert not [text for text in texts if key in text]
+
+
+# -- helpers ---------------------------------------------------------------------
+class socket_closed_port:
+    """A loopback URL where nothing listens."""
+
+    def __enter__(self):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1/"
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+class make_client_for_static_answer:
+    """A client facing a tiny server that answers every GET with ``body``."""
+
+    def __init__(self, body):
+        self.body = body.encode()
+
+    def __enter__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = self.body
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/"
+        self.client = BillwerkClient("priv_static_key", url, retry_policy=FAST_RETRIES)
+        return self.client
+
+    def __exit__(self, *exc_info):
+        self.client.close()
+        self.server.shutdown()
+        self.server.server_close()
+        return False

@@ -1,0 +1,1 @@
+from . import set_api_key
