@@ -105,6 +105,9 @@ def invoice_values(payload):
         "settled": to_utc_naive(payload.get("settled")),
         "period_from": to_date(payload.get("period_from")),
         "period_to": to_date(payload.get("period_to")),
+        # Billwerk never deletes invoices; one that vanished and came back
+        # (seen by reconciliation) is active again.
+        "active": True,
     }
 
 
@@ -118,9 +121,20 @@ class Entity:
     payload_key: str  # the payload field holding that key
     to_values: callable
     ranges: tuple = ("created",)
+    # Lists may hold versions that are not the object's current state.
+    is_current: callable = None  # None: every payload is current
 
 
-PLAN = Entity("plan", "billwerk.plan", "handle", "handle", plan_values)
+# Plan lists hold every version; only the current one (never "superseded")
+# is the plan, as `/plan/{handle}/current` would return it.
+PLAN = Entity(
+    "plan",
+    "billwerk.plan",
+    "handle",
+    "handle",
+    plan_values,
+    is_current=lambda payload: payload.get("state") != "superseded",
+)
 CUSTOMER = Entity("customer", "billwerk.customer", "handle", "handle", customer_values)
 SUBSCRIPTION = Entity(
     "subscription", "billwerk.subscription", "handle", "handle", subscription_values

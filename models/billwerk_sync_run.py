@@ -406,31 +406,27 @@ class BillwerkSyncRun(models.Model):
     def _archive_gone(self, entity, keys, context):
         if not keys:
             return
-        gone = (
-            self.env[entity.model]
-            .sudo()
-            .search(
-                [
-                    ("account_id", "=", self.account_id.id),
-                    (entity.key_field, "in", keys),
-                ]
-            )
-        )
+        # Events name invoices by handle or by id; the others by handle.
+        domain = [("account_id", "=", self.account_id.id), ("active", "=", True)]
+        domain += ["|", (entity.key_field, "in", keys), ("handle", "in", keys)]
+        gone = self.env[entity.model].sudo().search(domain)
         gone.write({"active": False})
         context["counts"][entity.name][2] += len(gone)
 
     # -- writing one batch --
     def _apply(self, entity, payloads, context):
         """Upsert one page: one search, one create, a write per changed record."""
-        if not payloads:
-            return
         account = self.account_id
         model = self.env[entity.model].sudo().with_context(active_test=False)
         incoming = {}
         for payload in payloads:
+            if entity.is_current and not entity.is_current(payload):
+                continue
             values = entity.to_values(payload)
             values["sync_hash"] = _payload_digest(payload)
             incoming[str(values[entity.key_field])] = values
+        if not incoming:
+            return
         existing = {
             row[entity.key_field]: row
             for row in model.search_read(

@@ -44,6 +44,9 @@ if grep -E "(WARNING|ERROR|CRITICAL) .*billwerk" "$INSTALL_LOG"; then
 fi
 say "billwerk_connector installed cleanly in $DB."
 
-cd "$ADDONS_LINK_DIR/billwerk_connector"
-"$PY" -m pytest -p no:cacheprovider --odoo-config "$CONF" --odoo-database "$DB" \
-    --rootdir . --ignore tests/plain tests -q
+# Paths through the billwerk_connector link: pytest-odoo names test modules
+# odoo.addons.<folder name>.tests..., and a checkout may be called anything.
+ADDON="$ADDONS_LINK_DIR/billwerk_connector"
+"$PY" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning \
+    --odoo-config "$CONF" --odoo-database "$DB" \
+    --rootdir "$ADDON" --ignore "$ADDON/tests/plain" "$ADDON/tests" -q

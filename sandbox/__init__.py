@@ -1,0 +1,1 @@
+"""Local Billwerk+ Optimize API server with generated data, for tests and demos."""

@@ -1,0 +1,85 @@
+"""Command line: serve generated accounts until Ctrl-C or SIGTERM.
+
+``python -m sandbox --customers 10000`` prints tab-separated lines on stdout::
+
+    url	http://127.0.0.1:PORT/v1/
+    account	priv_<32 hex>	Nordic Yoga ApS	test	DKK	10000 customers
+    account	priv_<32 hex>	Tokyo Tea KK	live	JPY	2500 customers
+"""
+
+import argparse
+import signal
+import sys
+import threading
+
+from .server import SandboxServer
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Local Billwerk+ Optimize API server with generated data.",
+    )
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--plans", type=int, default=8)
+    parser.add_argument("--subscriptions", type=int, default=None)
+    parser.add_argument("--invoices", type=int, default=None)
+    parser.add_argument("--accounts", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--no-rate-limit", action="store_true", help="switch the 429 limits off"
+    )
+    parser.add_argument(
+        "--retry-after", type=float, default=None, help="Retry-After on 429 answers"
+    )
+    parser.add_argument("--no-events", action="store_true", help="empty event log")
+    parser.add_argument("--verbose", action="store_true", help="log each request")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    server = SandboxServer(
+        seed=args.seed,
+        customers=args.customers,
+        plans=args.plans,
+        subscriptions=args.subscriptions,
+        invoices=args.invoices,
+        accounts=args.accounts,
+        events=not args.no_events,
+        host=args.host,
+        port=args.port,
+        rate_limit=not args.no_rate_limit,
+        retry_after=args.retry_after,
+        verbose=args.verbose,
+    )
+    server.start()
+    print(f"url\t{server.url}", flush=True)
+    for account in server.accounts:
+        line = "\t".join(
+            (
+                "account",
+                account.key,
+                account.name,
+                account.state,
+                account.currency,
+                f"{len(account.customers)} customers",
+            )
+        )
+        print(line, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
