@@ -522,14 +522,20 @@ class BillwerkSyncRun(models.Model):
         emails = {v["email"].lower() for v in values_list if v.get("email")}
         by_email = {}
         if emails:
-            for partner in partners.search(
-                [
-                    ("company_id", "in", [company.id, False]),
-                    ("email", "in", list(emails)),
-                ],
-                order="id",
-            ):
-                by_email.setdefault(partner.email.lower(), partner.id)
+            # E-mail case carries no meaning: match on lower(email), in SQL
+            # because the ORM has no case-insensitive "in".
+            partners.flush_model(["email", "company_id", "active"])
+            self.env.cr.execute(
+                """
+                SELECT id, lower(email) FROM res_partner
+                 WHERE lower(email) = ANY(%s) AND active
+                   AND (company_id = %s OR company_id IS NULL)
+                 ORDER BY id
+                """,
+                (list(emails), company.id),
+            )
+            for partner_id, email in self.env.cr.fetchall():
+                by_email.setdefault(email, partner_id)
         to_create = {}
         for values in values_list:
             email = (values.get("email") or "").lower()
