@@ -50,3 +50,17 @@ ADDON="$ADDONS_LINK_DIR/billwerk_connector"
 "$PY" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning \
     --odoo-config "$CONF" --odoo-database "$DB" \
     --rootdir "$ADDON" --ignore "$ADDON/tests/plain" "$ADDON/tests" -q
+
+say "== Odoo suite again, through Odoo's own runner (odoo-bin --test-enable)"
+RUNNER_LOG="$(mktemp --suffix=.log)"
+"$PY" "$(odoo_bin)" -c "$CONF" -d "$DB" -u billwerk_connector --stop-after-init \
+    --test-enable --test-tags /billwerk_connector --log-level=test >"$RUNNER_LOG" 2>&1 ||
+    { cat "$RUNNER_LOG"; rm -f "$RUNNER_LOG"; exit 1; }
+summary="$(grep -E "odoo.tests.result: .* of [0-9]+ tests" "$RUNNER_LOG" |
+    sed 's/.*odoo.tests.result: //' || true)"
+rm -f "$RUNNER_LOG"
+say "odoo-bin: $summary"
+case "$summary" in
+"0 failed, 0 error(s) of "*) ;;
+*) say "Odoo's test runner reported failures."; exit 1 ;;
+esac
