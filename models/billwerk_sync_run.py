@@ -114,9 +114,11 @@ class BillwerkSyncRun(models.Model):
                     account=account.display_name,
                 )
             )
+        # Users may trigger a run but only the sync writes its log and copies.
+        runs = self.sudo()
         try:
-            self._close_interrupted_runs(account)
-            run = self.create(
+            runs._close_interrupted_runs(account)
+            run = runs.create(
                 {"account_id": account.id, "trigger": trigger, "mode": mode}
             )
             self._commit()

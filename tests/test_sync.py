@@ -246,3 +246,15 @@ class TestSync(BillwerkSandboxCase):
         self.assertTrue(invoice)
         self.assertFalse(invoice.active)
         self.assertTrue(self.env["billwerk.plan"].search([("handle", "=", plan)]))
+
+    def test_sync_now_button_and_scheduled_action(self):
+        action = self.account.with_user(self.billwerk_user).action_sync_now()
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertEqual(action["params"]["type"], "success")
+        self.env["billwerk.account"]._cron_sync()
+        last = self.account.last_sync_run_id
+        self.assertEqual((last.trigger, last.state), ("cron", "done"))
+        self.assertEqual(
+            set(last.line_ids.mapped("entity")),
+            {"plan", "customer", "subscription", "invoice"},
+        )
