@@ -231,7 +231,7 @@ class BillwerkSyncRun(models.Model):
 
     def _incremental(self, context):
         account = self.account_id
-        if not account.last_event_id:
+        if not account.last_event_id and not account.last_event_at:
             self._start_event_cursor(context)
         self._read_whole_list(PLAN, context)
         for entity in ENTITIES:
@@ -355,30 +355,14 @@ class BillwerkSyncRun(models.Model):
     def _follow_events(self, context):
         """Fetch and apply every object named by an event since the last one seen."""
         account = self.account_id
-        client = context["client"]
-        oldest_wanted = account.last_event_at and account.last_event_at - OVERLAP
         keys = {name: [] for name in ("customer", "subscription", "invoice")}
         newest = None
-        page = 1
-        while True:
-            content = client.events(page=page, size=EVENT_PAGE_SIZE)["content"]
-            for event in content:
-                created = to_utc_naive(event.get("created"))
-                if event["id"] == account.last_event_id or (
-                    oldest_wanted and created and created < oldest_wanted
-                ):
-                    content = []
-                    break
-                newest = newest or event
-                entity_name = (event.get("event_type") or "").split("_", 1)[0]
-                key = event.get(entity_name) if entity_name in keys else None
-                if key and key not in keys[entity_name]:
-                    keys[entity_name].append(key)
-            else:
-                if len(content) == EVENT_PAGE_SIZE:
-                    page += 1
-                    continue
-            break
+        for event in self._new_events(context["client"]):
+            newest = newest or event
+            entity_name = (event.get("event_type") or "").split("_", 1)[0]
+            key = event.get(entity_name) if entity_name in keys else None
+            if key and key not in keys[entity_name]:
+                keys[entity_name].append(key)
         for entity_name, entity_keys in keys.items():
             self._apply_objects(ENTITIES_BY_NAME[entity_name], entity_keys, context)
         if newest:
@@ -389,6 +373,24 @@ class BillwerkSyncRun(models.Model):
                 }
             )
         self._commit()
+
+    def _new_events(self, client):
+        """Events newest first, down to the last one seen (or the time mark)."""
+        account = self.account_id
+        oldest_wanted = account.last_event_at and account.last_event_at - OVERLAP
+        page = 1
+        while True:
+            content = client.events(page=page, size=EVENT_PAGE_SIZE)["content"]
+            for event in content:
+                created = to_utc_naive(event.get("created"))
+                if event["id"] == account.last_event_id or (
+                    oldest_wanted and created and created < oldest_wanted
+                ):
+                    return
+                yield event
+            if len(content) < EVENT_PAGE_SIZE:
+                return
+            page += 1
 
     def _apply_objects(self, entity, keys, context):
         """Read objects one by one; one Billwerk no longer has is archived."""

@@ -1,5 +1,5 @@
 import copy
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from urllib.parse import parse_qs
 
@@ -258,3 +258,23 @@ class TestSync(BillwerkSandboxCase):
             set(last.line_ids.mapped("entity")),
             {"plan", "customer", "subscription", "invoice"},
         )
+
+    def test_a_relation_to_a_record_arriving_later_in_the_run_is_resolved(self):
+        self.sync()
+        # Back-dated: no "created since" window sees it, only its event does,
+        # and events are applied after the subscriptions window.
+        customer = self.sandbox.create_customer(
+            self.key, created="2024-02-01T10:00:00+00:00"
+        )
+        plan = next(iter(self.truth.plans))
+        a_minute_ago = datetime.now(timezone.utc) - timedelta(minutes=1)
+        subscription = self.sandbox.create_subscription(
+            self.key, customer["handle"], plan, created=a_minute_ago.isoformat()
+        )
+        run = self.sync()
+        self.assertEqual(run.state, "done", run.error_message)
+        copy_ = self.env["billwerk.subscription"].search(
+            [("handle", "=", subscription["handle"])]
+        )
+        self.assertEqual(copy_.customer_id.handle, customer["handle"])
+        self.assertEqual(copy_.plan_id.handle, plan)

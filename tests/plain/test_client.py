@@ -137,6 +137,14 @@ def test_wrong_key_raises_key_rejected_with_status_and_request_id(sandbox):
     assert sandbox.count("/v1/account") == 1  # a rejected key is never retried
 
 
+def test_a_key_without_the_scope_raises_key_rejected(sandbox):
+    # The sandbox has no scoped keys: its fault switch answers 403 instead.
+    sandbox.faults.fail_next(count=1, status=403, prefix="list/invoice")
+    with make_client(sandbox) as client, pytest.raises(errors.KeyRejected) as e:
+        next(client.iter_list("invoice"))
+    assert e.value.status == 403
+
+
 def test_unknown_object_raises_not_found(sandbox):
     with make_client(sandbox) as client, pytest.raises(errors.NotFound) as e:
         client.get("subscription", "no-such-subscription")
