@@ -97,3 +97,15 @@ class TestAccess(BillwerkSandboxCase):
                 self.account.with_user(user).read(["api_key_encrypted"])
         hint = self.account.with_user(self.billwerk_user).api_key_hint
         self.assertEqual(hint, "priv_…" + self.key[-4:])
+
+    def test_only_administrators_may_redirect_the_api_url(self):
+        with self.assertRaises(AccessError):
+            self.account.with_user(self.billwerk_user).write(
+                {"api_url": "https://collector.example/v1/"}
+            )
+        admin = self.env.ref("base.user_admin")
+        self.account.with_user(admin).write({"api_url": self.sandbox.url})
+        # The accountant still uses the connection the administrator set up.
+        self.connect()
+        action = self.account.with_user(self.billwerk_user).action_sync_now()
+        self.assertEqual(action["params"]["type"], "success")

@@ -120,11 +120,14 @@ class TestSetApiKey(BillwerkSandboxCase):
         )
 
     def _start_switch(self):
+        """As the accountant, who may switch but not edit copies directly."""
         self.connect()
         self.sync()
         old_id = self.account.billwerk_id
-        wizard = self.env["billwerk.set.api.key"].create(
-            {"account_id": self.account.id, "api_key": self.other_key}
+        wizard = (
+            self.env["billwerk.set.api.key"]
+            .with_user(self.billwerk_user)
+            .create({"account_id": self.account.id, "api_key": self.other_key})
         )
         with capture_all_logs() as logs:
             action = wizard.action_check_key()

@@ -77,7 +77,7 @@ class BillwerkSetApiKey(models.TransientModel):
     def _check_with_billwerk(self, key):
         """GET /account with the new key; any failure leaves everything as it was."""
         account = self.account_id
-        url = account.api_url
+        url = account.sudo().api_url
         try:
             with account._make_client(key) as client:
                 info = client.account()
