@@ -79,7 +79,8 @@ class BillwerkAccount(models.Model):
     create_partners = fields.Boolean(
         string="Create contacts for customers",
         help="Link every Billwerk customer to a contact of this company: an "
-        "existing one with the same e-mail, else a new one.",
+        "existing one with the same e-mail, else a new one. Customers copied "
+        "before the option was on are linked at the next full reconciliation.",
     )
     plan_count = fields.Integer(compute="_compute_counts", string="Plans")
     subscription_count = fields.Integer(

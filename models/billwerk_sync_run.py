@@ -431,6 +431,8 @@ class BillwerkSyncRun(models.Model):
             incoming[str(values[entity.key_field])] = values
         if not incoming:
             return
+        link_partners = entity.name == "customer" and account.create_partners
+        fields_read = [entity.key_field, "sync_hash", "active"]
         existing = {
             row[entity.key_field]: row
             for row in model.search_read(
@@ -438,17 +440,26 @@ class BillwerkSyncRun(models.Model):
                     ("account_id", "=", account.id),
                     (entity.key_field, "in", list(incoming)),
                 ],
-                [entity.key_field, "sync_hash", "active"],
+                fields_read + (["partner_id"] if link_partners else []),
             )
         }
+
+        def needs_partner(key):
+            # Also customers copied before the option was switched on.
+            return link_partners and not (existing.get(key) or {}).get("partner_id")
+
         changed = {
             key: values
             for key, values in incoming.items()
-            if key not in existing or existing[key]["sync_hash"] != values["sync_hash"]
+            if key not in existing
+            or existing[key]["sync_hash"] != values["sync_hash"]
+            or needs_partner(key)
         }
         if not changed:
             return
         self._resolve_references(entity, list(changed.values()), context)
+        if link_partners:
+            self._link_partners([v for k, v in changed.items() if needs_partner(k)])
         counts = context["counts"][entity.name]
         to_create = []
         for key, values in changed.items():
@@ -461,8 +472,6 @@ class BillwerkSyncRun(models.Model):
                 values["account_id"] = account.id
                 to_create.append(values)
         if to_create:
-            if entity.name == "customer" and account.create_partners:
-                self._link_partners(to_create)
             model.create(to_create)
             counts[0] += len(to_create)
 

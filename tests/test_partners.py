@@ -18,7 +18,7 @@ class TestPartners(BillwerkSandboxCase):
             [("account_id", "=", self.account.id)]
         )
         self.assertTrue(customers)
-        self.assertTrue(all(customers.mapped("partner_id")))
+        self.assertTrue(all(customer.partner_id for customer in customers))
         matched = customers.filtered(lambda c: c.handle == first["handle"])
         self.assertEqual(matched.partner_id, existing)
         other = (customers - matched)[0]
@@ -32,3 +32,17 @@ class TestPartners(BillwerkSandboxCase):
         self.sync()
         self.assertTrue(self.count("billwerk.customer"))
         self.assertEqual(self.env["res.partner"].search_count([]), partners)
+
+    def test_switching_the_option_on_later_links_them_at_reconciliation(self):
+        self.connect()
+        self.sync()
+        self.account.create_partners = True
+        run = self.sync(mode="reconciliation")
+        customers = (
+            self.env["billwerk.customer"]
+            .with_context(active_test=False)
+            .search([("account_id", "=", self.account.id)])
+        )
+        self.assertTrue(all(customer.partner_id for customer in customers))
+        self.assertEqual(run.updated_count, len(customers))
+        self.assertEqual(self.sync(mode="reconciliation").updated_count, 0)
