@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from .money import minor_to_amount
 from .timestamps import to_date, to_utc_naive
 
+# Raise it whenever a *_values function changes what it returns.
+MAPPING_VERSION = 1
+
 
 def _money(payload, field):
     return minor_to_amount(payload.get(field), payload.get("currency"))

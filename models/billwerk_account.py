@@ -1,6 +1,6 @@
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odoo import api, fields, models, tools
@@ -411,4 +411,10 @@ class BillwerkAccount(models.Model):
 
     @api.model
     def _now(self):
-        return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        """Now, rounded *up* to the second, naive UTC.
+
+        Billwerk's ``to`` has whole seconds and is exclusive: rounding down
+        would leave out what was created earlier in the current second.
+        """
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        return now.replace(microsecond=0) + timedelta(seconds=1)

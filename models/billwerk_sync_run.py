@@ -18,7 +18,13 @@ from odoo.modules import module as odoo_module
 
 from ..client import errors as billwerk_errors
 from ..client.http_client import EARLIEST_FROM
-from ..mapping.entities import ENTITIES, ENTITIES_BY_NAME, INVOICE, PLAN
+from ..mapping.entities import (
+    ENTITIES,
+    ENTITIES_BY_NAME,
+    INVOICE,
+    MAPPING_VERSION,
+    PLAN,
+)
 from ..mapping.timestamps import to_utc_naive
 
 _logger = logging.getLogger(__name__)
@@ -52,10 +58,10 @@ def _in_test_mode():
 
 
 def _payload_digest(payload):
-    return hashlib.sha1(
-        json.dumps(payload, sort_keys=True, default=str).encode(),
-        usedforsecurity=False,
-    ).hexdigest()
+    # The mapping's version is part of the digest: a new mapping rewrites
+    # every record once instead of leaving old copies half-filled.
+    text = json.dumps([MAPPING_VERSION, payload], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 class SyncAlreadyRunning(UserError):
@@ -255,6 +261,7 @@ class BillwerkSyncRun(models.Model):
             missing = model.search(
                 [
                     ("account_id", "=", self.account_id.id),
+                    ("active", "=", True),
                     (entity.key_field, "not in", list(seen)),
                 ]
             )

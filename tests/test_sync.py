@@ -245,6 +245,11 @@ class TestSync(BillwerkSandboxCase):
         )
         self.assertTrue(invoice)
         self.assertFalse(invoice.active)
+        again = self.sync(mode="reconciliation")
+        self.assertEqual(
+            (again.created_count, again.updated_count, again.archived_count),
+            (0, 0, 0),
+        )
         self.assertTrue(self.env["billwerk.plan"].search([("handle", "=", plan)]))
 
     def test_sync_now_button_and_scheduled_action(self):
