@@ -28,7 +28,14 @@ odoo_bin() {
 }
 
 odoo_addons_path() {
-    "$PY" -c 'import odoo.addons, os; print(os.path.dirname(odoo.addons.__file__))'
+    # odoo/addons (base, and every addon in a nightly tree), plus the top-level
+    # addons/ folder of a git checkout of Odoo, when there is one.
+    "$PY" - <<'PY'
+import os, odoo.addons
+core = os.path.dirname(odoo.addons.__file__)
+extra = os.path.join(os.path.dirname(os.path.dirname(core)), "addons")
+print(core + ("," + extra if os.path.isdir(os.path.join(extra, "web")) else ""))
+PY
 }
 
 # PostgreSQL: the one answering on PGHOST:PGPORT (default 127.0.0.1:5432), or
