@@ -184,3 +184,12 @@ class TestSetApiKey(BillwerkSandboxCase):
             self.count("billwerk.customer"),
             len(self.sandbox.account(self.other_key).customers),
         )
+
+    def test_a_key_revoked_while_the_question_is_open_switches_nothing(self):
+        wizard, _action, old_id = self._start_switch()
+        customers = self.count("billwerk.customer")
+        self.sandbox.faults.fail_next(count=1, status=401, prefix="account")
+        with self.assertRaisesRegex(UserError, "rejected"):
+            wizard.action_switch_delete_data()
+        self.assertEqual(self.account.billwerk_id, old_id)
+        self.assertEqual(self.count("billwerk.customer"), customers)

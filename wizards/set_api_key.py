@@ -1,5 +1,3 @@
-import json
-
 from odoo import fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -31,7 +29,6 @@ class BillwerkSetApiKey(models.TransientModel):
         default="key",
         required=True,
     )
-    new_account_info = fields.Text()
     new_account_name = fields.Char(readonly=True)
     current_account_name = fields.Char(related="account_id.billwerk_name")
     synchronized_summary = fields.Text(readonly=True)
@@ -131,7 +128,6 @@ class BillwerkSetApiKey(models.TransientModel):
             self.write(
                 {
                     "step": "confirm_switch",
-                    "new_account_info": json.dumps(info),
                     "new_account_name": info.get("name") or info.get("handle"),
                     "synchronized_summary": self._summary(counts),
                 }
@@ -167,10 +163,12 @@ class BillwerkSetApiKey(models.TransientModel):
     def _confirmed_switch(self, purge):
         self.ensure_one()
         self.account_id.check_access("write")
-        if self.step != "confirm_switch" or not self.new_account_info:
+        if self.step != "confirm_switch":
             raise UserError(self.env._("Check the API key first."))
+        # Asked again rather than trusted from the first step: the dialog may
+        # have stayed open while the key was revoked.
         key = self._read_key()
-        info = json.loads(self.new_account_info)
+        info = self._check_with_billwerk(key)
         account = self.account_id
         if purge:
             account._purge_synchronized_data()
