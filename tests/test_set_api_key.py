@@ -23,7 +23,12 @@ class TestSetApiKey(BillwerkSandboxCase):
         self.assertFalse(self.account.billwerk_id)
         self.assertEqual(self.account.display_name, "Not connected")
 
+    def cron_triggers(self):
+        cron = self.env.ref("billwerk_connector.cron_billwerk_incremental_sync")
+        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+
     def test_first_connection_stores_the_key_encrypted_and_shows_the_account(self):
+        triggers = self.cron_triggers()
         with capture_all_logs() as logs:
             result = self.connect()
         self.assertEqual(result["type"], "ir.actions.act_window_close")
@@ -36,6 +41,9 @@ class TestSetApiKey(BillwerkSandboxCase):
         self.assertNotIn(self.key, token)
         self.assertEqual(self.account._secret_box().decrypt(token), self.key)
         self.assertNotIn(self.key, logs.text)
+        self.assertEqual(
+            self.cron_triggers(), triggers + 1, "the first load starts at once"
+        )
 
     def test_encryption_secret_from_the_server_configuration(self):
         from odoo.tools import config

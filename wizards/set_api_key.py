@@ -182,4 +182,9 @@ class BillwerkSetApiKey(models.TransientModel):
             account._reset_sync_cursors()
         account._store_api_key(key or self._read_key(), info)
         self.sudo().api_key_encrypted = False
+        # The first load can take minutes: start it in a cron worker now
+        # rather than in this request or at the next scheduled time.
+        self.env.ref(
+            "billwerk_connector.cron_billwerk_incremental_sync"
+        ).sudo()._trigger()
         return {"type": "ir.actions.act_window_close"}
