@@ -8,6 +8,7 @@
 """
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -56,7 +57,8 @@ def main(argv=None):
         verbose=args.verbose,
     )
     server.start()
-    print(f"url\t{server.url}", flush=True)
+    # Standard output is this command's interface (run.sh reads it).
+    print(f"url\t{server.url}", flush=True)  # pylint: disable=print-used
     for account in server.accounts:
         line = "\t".join(
             (
@@ -68,14 +70,13 @@ def main(argv=None):
                 f"{len(account.customers)} customers",
             )
         )
-        print(line, flush=True)
+        print(line, flush=True)  # pylint: disable=print-used
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_args: stop.set())
     try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):
+            while not stop.wait(0.5):
+                continue
     finally:
         server.stop()
     return 0

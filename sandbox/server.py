@@ -6,6 +6,7 @@ the truth, append events and send signed webhooks.
 """
 
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -241,7 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         if self.server.sandbox.verbose:
-            super().log_message(format, *args)
+            return super().log_message(format, *args)
+        return None
 
     def _dispatch(self):
         sandbox = self.server.sandbox
@@ -254,10 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = sandbox.faults.decide(path)
         if fault.action == "drop":
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):  # the client may be gone already
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         try:
             account = sandbox._authenticate(self.headers.get("Authorization"))

@@ -11,7 +11,7 @@ say "== ruff"
 "$VENV/bin/ruff" format --check .
 
 say "== pylint-odoo"
-"$VENV/bin/pylint" --rcfile=.pylintrc --recursive=y --ignore=.venv,sandbox,tests,scripts .
+"$VENV/bin/pylint" --rcfile=.pylintrc --recursive=y --ignore=.venv .
 
 say "== plain suite (no Odoo)"
 # Its own rootdir, so that pytest never imports the addon's __init__ (Odoo).
