@@ -15,6 +15,14 @@ class InvalidApiKey(ValueError):
             "The API key contains a line break, a tab or another control character."
         ),
         "inner_space": "The API key contains a space.",
+        "not_ascii": (
+            "The API key contains a character that is not a plain letter, digit "
+            "or sign (ASCII)."
+        ),
+        "public_key": (
+            "This is a public key (pub_…); the connector needs the private key "
+            "(priv_…)."
+        ),
     }
 
     def __init__(self, reason):
@@ -33,6 +41,14 @@ def normalize_api_key(raw):
         raise InvalidApiKey("control_character")
     if any(char.isspace() for char in key):
         raise InvalidApiKey("inner_space")
+    # No Billwerk key goes beyond printable ASCII, and requests encodes Basic
+    # auth as Latin-1: a "€" or an emoji would fail deep inside it instead.
+    if not all(" " < char <= "~" for char in key):
+        raise InvalidApiKey("not_ascii")
+    # The API authenticates with the private key only; a public key pasted
+    # instead would only be rejected later, with a vaguer message.
+    if key.startswith("pub_"):
+        raise InvalidApiKey("public_key")
     return key
 
 

@@ -1,4 +1,8 @@
-"""Errors a caller can act on: each names its cause, never the API key."""
+"""Errors a caller can act on: each names its cause, never the API key.
+
+Messages never contain the API URL either: it may carry a proxy's user name
+and password, and the caller knows which URL it configured and who may see it.
+"""
 
 
 class BillwerkError(Exception):
@@ -48,3 +52,11 @@ class NetworkError(BillwerkError):
 
 class MalformedResponse(BillwerkError):
     """A 2xx answer that is not the JSON Billwerk documents."""
+
+
+class InvalidUrl(BillwerkError):
+    """The API URL cannot be requested at all (scheme, host or port); never retried."""
+
+
+class UnexpectedRedirect(BillwerkError):
+    """3xx: the API never redirects, so the URL leads elsewhere; never followed."""

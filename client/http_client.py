@@ -5,10 +5,14 @@ nowhere else; callers get plain dicts and the errors of ``errors.py``.
 """
 
 import logging
+import re
 import time
 from urllib.parse import quote
 
 import requests
+from requests import exceptions as requests_errors
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import LocationValueError
 
 from . import errors
 from .api_key import key_hint, normalize_api_key
@@ -23,6 +27,29 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Billwerk's own first day would do, but every list read passes an explicit
 # `from` so that the API's "one month before `to`" default never applies.
 EARLIEST_FROM = "2000-01-01"
+# Everything the transport can raise: requests' own errors, urllib3's that
+# requests 2.31 lets through (a host like ``a..b``), and a URL or header that
+# does not encode.
+TRANSPORT_ERRORS = (requests.RequestException, Urllib3Error, UnicodeError)
+URL_ERRORS = (
+    requests_errors.InvalidSchema,
+    requests_errors.MissingSchema,
+    requests_errors.InvalidURL,
+    requests_errors.URLRequired,
+    LocationValueError,
+    UnicodeError,
+)
+NETWORK_ERRORS = (
+    requests.Timeout,
+    requests.ConnectionError,
+    requests_errors.ChunkedEncodingError,
+)
+REDIRECT_MESSAGE = (
+    "Billwerk answered with a redirect; the API never redirects, so the API URL "
+    "is probably wrong (a proxy or a web page)."
+)
+# Scheme (optional) then user info up to the last "@" before the path.
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)?[^/?#]*@", re.IGNORECASE)
 
 
 class Page:
@@ -69,7 +96,18 @@ class BillwerkClient:
         )
 
     def __repr__(self):
-        return f"<BillwerkClient {self.base_url} key {self._key_hint}>"
+        return f"<BillwerkClient {self.display_url} key {self._key_hint}>"
+
+    @property
+    def display_url(self):
+        """The base URL without user info, query or fragment, safe to show.
+
+        A proxy's URL may carry a user name and password; a regular expression
+        rather than ``urlsplit``, which raises on a broken URL and misreads one
+        without a scheme (``user:pass@host/``).
+        """
+        url = _USERINFO.sub(r"\1", self.base_url, count=1)
+        return re.split(r"[?#]", url, maxsplit=1)[0]
 
     def close(self):
         self._session.close()
@@ -156,16 +194,21 @@ class BillwerkClient:
             self.pacer.acquire()
             try:
                 response = self._session.request(
-                    method, url, params=params, json=json, timeout=self.timeout
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=self.timeout,
+                    allow_redirects=False,
                 )
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                failure = errors.NetworkError(
-                    f"Billwerk could not be reached at {self.base_url} "
-                    f"({type(exc).__name__})."
-                )
+            except TRANSPORT_ERRORS as exc:
+                failure = _transport_failure(exc)
+                if not isinstance(failure, errors.NetworkError):
+                    # The original message holds the whole URL, user info included.
+                    raise failure from None
                 retry_after = None
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return self._decode(response, path)
                 failure = self._error_for(response, path)
                 if response.status_code not in RETRYABLE_STATUSES:
@@ -222,6 +265,9 @@ class BillwerkClient:
             "request_id": self._request_id(response, body),
             "code": body.get("code"),
         }
+        if status < 400:
+            # The Location header is left out: it is the proxy's or page's business.
+            return errors.UnexpectedRedirect(REDIRECT_MESSAGE, **kwargs)
         if status in (401, 403):
             return errors.KeyRejected(
                 "Billwerk rejected the API key "
@@ -241,3 +287,27 @@ class BillwerkClient:
         return errors.RequestRejected(
             f"Billwerk refused the request to /{path} ({detail}).", **kwargs
         )
+
+
+def _transport_failure(exc):
+    """The typed error for what requests or urllib3 raised, named by type only.
+
+    Their messages contain the full request URL, user info included, so only
+    the exception's class name is kept. Network failures become NetworkError,
+    the one kind ``_request`` retries.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, NETWORK_ERRORS):
+        return errors.NetworkError(f"Billwerk could not be reached ({name}).")
+    if isinstance(exc, URL_ERRORS):
+        return errors.InvalidUrl(
+            "The API URL is not a valid http(s) address; check its scheme, host "
+            f"and port ({name})."
+        )
+    if isinstance(exc, requests_errors.TooManyRedirects):
+        return errors.UnexpectedRedirect(REDIRECT_MESSAGE)
+    if isinstance(exc, requests_errors.ContentDecodingError):
+        return errors.MalformedResponse(
+            f"Billwerk's answer could not be decompressed ({name})."
+        )
+    return errors.BillwerkError(f"The request to Billwerk could not be sent ({name}).")

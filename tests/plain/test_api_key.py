@@ -20,6 +20,10 @@ def test_surrounding_white_space_is_stripped():
         ("priv_abc\x00def", "control_character"),
         ("priv_abc\u200bdef", "control_character"),
         ("priv_abc def", "inner_space"),
+        ("priv_0123456789abcdef€", "not_ascii"),
+        ("priv_0123456789abcdef\U0001f600", "not_ascii"),
+        ("priv_0123456789abcdefé", "not_ascii"),
+        ("pub_0123456789abcdef0123456789ab3df3", "public_key"),
     ],
 )
 def test_malformed_keys_are_refused_with_a_reason(raw, reason):
@@ -27,6 +31,15 @@ def test_malformed_keys_are_refused_with_a_reason(raw, reason):
         normalize_api_key(raw)
     assert refused.value.reason == reason
     assert str(refused.value)  # a sentence a user can read
+    if raw and raw.strip():
+        assert raw.strip() not in str(refused.value)
+        assert raw.strip() not in repr(refused.value.args)
+
+
+def test_the_reasons_callers_translate_in_check_order():
+    reasons = ["empty", "too_long", "control_character", "inner_space"]
+    reasons += ["not_ascii", "public_key"]
+    assert list(InvalidApiKey.MESSAGES) == reasons
 
 
 def test_a_key_of_exactly_the_maximum_length_is_accepted():

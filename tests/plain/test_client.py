@@ -1,13 +1,20 @@
 """The client against the bundled sandbox, over real HTTP on 127.0.0.1."""
 
+import contextlib
 import logging
+import socket
+import threading
 import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest import mock
 from urllib.parse import parse_qs
 
 import pytest
 import requests
 
 from client import errors
+from client.api_key import InvalidApiKey
 from client.http_client import EARLIEST_FROM, BillwerkClient
 from client.retry import Pacer, RetryPolicy
 from sandbox.server import running_sandbox
@@ -283,13 +290,124 @@ def test_the_key_never_reaches_logs_or_errors(sandbox, caplog):
     assert not [text for text in texts if key in text]
 
 
+# -- what the transport raises -------------------------------------------------
+def full_text(error):
+    """Everything a log or a traceback could show of ``error``, chain included."""
+    return str(error) + repr(error) + "".join(traceback.format_exception(error))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://user:secret@127.0.0.1/v1/",  # InvalidSchema
+        "127.0.0.1/v1/",  # MissingSchema
+        "http://user:secret@[::1/v1/",  # InvalidURL
+        "http://127.0.0.1:99999/v1/",  # InvalidURL
+        "http://user:secret@a..b/v1/",  # urllib3's LocationParseError, not requests'
+    ],
+)
+def test_a_url_that_cannot_be_requested_raises_invalid_url_at_once(url):
+    slept = []
+    client = BillwerkClient("priv_x" * 3, url, sleep=slept.append)
+    with client, pytest.raises(errors.InvalidUrl) as e:
+        client.account()
+    assert "secret" not in full_text(e.value)
+    assert not slept  # not retried
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "retried"),
+    [
+        (requests.exceptions.ChunkedEncodingError, errors.NetworkError, True),
+        (requests.exceptions.TooManyRedirects, errors.UnexpectedRedirect, False),
+        (requests.exceptions.ContentDecodingError, errors.MalformedResponse, False),
+        (UnicodeError, errors.InvalidUrl, False),  # e.g. a host name IDNA refuses
+        (requests.exceptions.InvalidHeader, errors.BillwerkError, False),
+        (requests.exceptions.RetryError, errors.BillwerkError, False),
+        (requests.RequestException, errors.BillwerkError, False),
+    ],
+)
+def test_every_transport_exception_becomes_a_typed_error(raised, expected, retried):
+    # The sandbox cannot provoke these, so the session raises them directly.
+    failure = raised("failed for http://user:secret@127.0.0.1:9/v1/account")
+    url = "http://127.0.0.1:9/v1/"
+    client = BillwerkClient("priv_x" * 3, url, retry_policy=FAST_RETRIES)
+    raising = mock.patch.object(requests.Session, "request", side_effect=failure)
+    with raising as sent, client, pytest.raises(errors.BillwerkError) as e:
+        client.account()
+    assert type(e.value) is expected
+    assert sent.call_count == (FAST_RETRIES.max_attempts if retried else 1)
+    assert "secret" not in full_text(e.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "location"),
+    [
+        (302, "/v1/account"),  # to itself: requests would loop until it gives up
+        (301, "/elsewhere/v1/account"),  # to a path that would answer 200
+    ],
+)
+def test_a_redirect_raises_unexpected_redirect_without_following_it(status, location):
+    def answer(path):
+        if path.startswith("/elsewhere/"):
+            return 200, {"Content-Type": "application/json"}, b'{"id": "acc"}'
+        return status, {"Location": location}, b"<html>moved</html>"
+
+    with tiny_server(answer) as (root, seen):
+        client = BillwerkClient("priv_x" * 3, root + "v1/", retry_policy=FAST_RETRIES)
+        with client, pytest.raises(errors.UnexpectedRedirect) as e:
+            client.account()
+    assert seen == ["/v1/account"]
+    assert e.value.status == status
+    assert "redirect" in str(e.value)
+    assert location not in str(e.value)
+
+
+def test_no_error_or_repr_shows_the_urls_user_name_or_password():
+    with socket_closed_port() as url:
+        secret_url = url.replace("http://", "http://user:secret@")
+        client = BillwerkClient("priv_x" * 3, secret_url, retry_policy=FAST_RETRIES)
+        with client, pytest.raises(errors.NetworkError) as e:
+            client.account()
+    assert client.display_url == url
+    for text in (full_text(e.value), repr(client)):
+        assert "secret" not in text
+        assert "user:" not in text
+
+
+@pytest.mark.parametrize(
+    ("base_url", "shown"),
+    [
+        ("https://api.reepay.com/v1", "https://api.reepay.com/v1/"),
+        (
+            "https://u:p@proxy.example:8443/billwerk/v1/",
+            "https://proxy.example:8443/billwerk/v1/",
+        ),
+        ("http://u:p@ss@[::1]:8080/v1/", "http://[::1]:8080/v1/"),
+        ("u:p@proxy.example/v1/", "proxy.example/v1/"),  # no scheme
+        ("https://api.example/v1/?token=t0ps3cret#f", "https://api.example/v1/"),
+        ("http://[::1/v1/", "http://[::1/v1/"),  # broken, but nothing to hide
+    ],
+)
+def test_display_url_drops_user_info_query_and_fragment(base_url, shown):
+    with BillwerkClient("priv_x" * 3, base_url) as client:
+        assert client.display_url == shown
+
+
+@pytest.mark.parametrize("key", ["priv_0123456789abcdef€", "priv_0123456789abcdef😀"])
+def test_a_key_outside_ascii_is_refused_before_any_request(sandbox, key):
+    with pytest.raises(InvalidApiKey) as refused:
+        BillwerkClient(key, sandbox.url)
+    assert refused.value.reason == "not_ascii"
+    assert key not in str(refused.value)
+    assert sandbox.count("/") == 0
+
+
 # -- helpers ---------------------------------------------------------------------
 class socket_closed_port:
     """A loopback URL where nothing listens."""
 
     def __enter__(self):
-        import socket
-
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
@@ -299,37 +417,45 @@ class socket_closed_port:
         return False
 
 
-class make_client_for_static_answer:
+@contextlib.contextmanager
+def tiny_server(answer):
+    """A loopback server that answers every GET with ``answer(path)``.
+
+    ``answer`` returns ``(status, headers, body)``; yields the server's root URL
+    and the list of paths requested, to count what really reached it.
+    """
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            status, headers, body = answer(self.path)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def make_client_for_static_answer(body):
     """A client facing a tiny server that answers every GET with ``body``."""
-
-    def __init__(self, body):
-        self.body = body.encode()
-
-    def __enter__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        body = self.body
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/"
-        self.client = BillwerkClient("priv_static_key", url, retry_policy=FAST_RETRIES)
-        return self.client
-
-    def __exit__(self, *exc_info):
-        self.client.close()
-        self.server.shutdown()
-        self.server.server_close()
-        return False
+    headers = {"Content-Type": "application/json"}
+    with tiny_server(lambda path: (200, headers, body.encode())) as (root, _seen):
+        url = root + "v1/"
+        with BillwerkClient(
+            "priv_static_key", url, retry_policy=FAST_RETRIES
+        ) as client:
+            yield client
