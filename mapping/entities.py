@@ -6,108 +6,137 @@ to ids in bulk, so that this module needs no database.
 
 from dataclasses import dataclass
 
-from .money import minor_to_amount
-from .timestamps import to_date, to_utc_naive
+from . import readers as read
 
 # Raise it whenever a *_values function changes what it returns.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
+
+PLAN_STATES = ("active", "superseded", "deleted")
+SUBSCRIPTION_STATES = ("pending", "active", "on_hold", "expired")
+INVOICE_STATES = (
+    "created",
+    "pending",
+    "authorized",
+    "dunning",
+    "settled",
+    "cancelled",
+    "failed",
+)
+INVOICE_TYPES = ("s", "so", "soi", "co", "ch")
 
 
-def _money(payload, field):
-    return minor_to_amount(payload.get(field), payload.get("currency"))
+def _require_object(payload):
+    if not isinstance(payload, dict):
+        raise read.MappingError("the list item is not an object")
 
 
 def plan_values(payload):
+    _require_object(payload)
+    handle = read.key(payload, "handle")
+    state = read.choice(payload, "state", PLAN_STATES, "active")
     return {
-        "handle": payload["handle"],
-        "version": payload.get("version") or 1,
-        "name": payload.get("name") or payload["handle"],
-        "description": payload.get("description") or False,
-        "amount": _money(payload, "amount") or 0.0,
-        "currency_code": payload.get("currency"),
-        "state": payload.get("state") or "active",
-        "vat": payload.get("vat") or 0.0,
-        "schedule_type": payload.get("schedule_type") or False,
-        "interval_length": payload.get("interval_length") or 0,
-        "created": to_utc_naive(payload.get("created")),
-        "deleted": to_utc_naive(payload.get("deleted")),
-        "active": payload.get("state") != "deleted",
+        "handle": handle,
+        "version": read.integer(payload, "version") or 1,
+        "name": read.text(payload, "name") or handle,
+        "description": read.text(payload, "description"),
+        "amount": read.money(payload, "amount"),
+        "currency_code": read.currency(payload),
+        "state": state,
+        "state_raw": read.text(payload, "state"),
+        "vat": read.fraction(payload, "vat"),
+        "schedule_type": read.text(payload, "schedule_type"),
+        "interval_length": read.integer(payload, "interval_length"),
+        "created": read.timestamp(payload, "created"),
+        "deleted": read.timestamp(payload, "deleted"),
+        "active": state != "deleted",
     }
 
 
 def customer_values(payload):
-    first, last = payload.get("first_name") or "", payload.get("last_name") or ""
+    _require_object(payload)
+    handle = read.key(payload, "handle")
+    first = read.text(payload, "first_name") or ""
+    last = read.text(payload, "last_name") or ""
     person = " ".join(part for part in (first, last) if part)
+    company = read.text(payload, "company")
+    deleted = read.timestamp(payload, "deleted")
     return {
-        "handle": payload["handle"],
-        "name": payload.get("company") or person or payload["handle"],
-        "email": payload.get("email") or False,
+        "handle": handle,
+        "name": company or person or handle,
+        "email": read.text(payload, "email"),
         "first_name": first or False,
         "last_name": last or False,
-        "company_name": payload.get("company") or False,
-        "address": payload.get("address") or False,
-        "address2": payload.get("address2") or False,
-        "postal_code": payload.get("postal_code") or False,
-        "city": payload.get("city") or False,
-        "country_code": (payload.get("country") or "").upper() or False,
-        "phone": payload.get("phone") or False,
-        "vat": payload.get("vat") or False,
-        "debtor_id": payload.get("debtor_id") or 0,
-        "active_subscriptions": payload.get("active_subscriptions") or 0,
-        "test": bool(payload.get("test")),
-        "created": to_utc_naive(payload.get("created")),
-        "deleted": to_utc_naive(payload.get("deleted")),
-        "active": not payload.get("deleted"),
+        "company_name": company,
+        "address": read.text(payload, "address"),
+        "address2": read.text(payload, "address2"),
+        "postal_code": read.text(payload, "postal_code"),
+        "city": read.text(payload, "city"),
+        "country_code": (read.text(payload, "country") or "").upper() or False,
+        "phone": read.text(payload, "phone"),
+        "vat": read.text(payload, "vat"),
+        "debtor_id": read.integer(payload, "debtor_id"),
+        "active_subscriptions": read.integer(payload, "active_subscriptions"),
+        "test": read.boolean(payload, "test"),
+        "created": read.timestamp(payload, "created"),
+        "deleted": deleted,
+        "active": not deleted,
     }
 
 
 def subscription_values(payload):
+    _require_object(payload)
+    state = read.choice(payload, "state", SUBSCRIPTION_STATES, "pending")
     return {
-        "handle": payload["handle"],
-        "customer_handle": payload.get("customer") or False,
-        "plan_handle": payload.get("plan") or False,
-        "plan_version": payload.get("plan_version") or 0,
-        "state": payload.get("state") or "pending",
-        "is_cancelled": bool(payload.get("is_cancelled")),
-        "amount": _money(payload, "amount") or 0.0,
-        "quantity": payload.get("quantity") or 1,
-        "currency_code": payload.get("currency"),
-        "created": to_utc_naive(payload.get("created")),
-        "activated": to_utc_naive(payload.get("activated")),
-        "start_date": to_utc_naive(payload.get("start_date")),
-        "end_date": to_utc_naive(payload.get("end_date")),
-        "current_period_start": to_utc_naive(payload.get("current_period_start")),
-        "next_period_start": to_utc_naive(payload.get("next_period_start")),
-        "expires": to_utc_naive(payload.get("expires")),
-        "in_trial": bool(payload.get("in_trial")),
-        "trial_end": to_utc_naive(payload.get("trial_end")),
-        "expired_date": to_utc_naive(payload.get("expired_date")),
-        "expire_reason": payload.get("expire_reason") or False,
-        "active": payload.get("state") != "expired",
+        "handle": read.key(payload, "handle"),
+        "customer_handle": read.text(payload, "customer"),
+        "plan_handle": read.text(payload, "plan"),
+        "plan_version": read.integer(payload, "plan_version"),
+        "state": state,
+        "state_raw": read.text(payload, "state"),
+        "is_cancelled": read.boolean(payload, "is_cancelled"),
+        "amount": read.money(payload, "amount"),
+        "quantity": read.integer(payload, "quantity") or 1,
+        "currency_code": read.currency(payload),
+        "created": read.timestamp(payload, "created"),
+        "activated": read.timestamp(payload, "activated"),
+        "start_date": read.timestamp(payload, "start_date"),
+        "end_date": read.timestamp(payload, "end_date"),
+        "current_period_start": read.timestamp(payload, "current_period_start"),
+        "next_period_start": read.timestamp(payload, "next_period_start"),
+        "expires": read.timestamp(payload, "expires"),
+        "in_trial": read.boolean(payload, "in_trial"),
+        "trial_end": read.timestamp(payload, "trial_end"),
+        "expired_date": read.timestamp(payload, "expired_date"),
+        "expire_reason": read.text(payload, "expire_reason"),
+        "active": state != "expired",
     }
 
 
 def invoice_values(payload):
+    _require_object(payload)
     return {
-        "billwerk_id": payload["id"],
-        "handle": payload.get("handle") or False,
-        "customer_handle": payload.get("customer") or False,
-        "subscription_handle": payload.get("subscription") or False,
-        "plan_handle": payload.get("plan") or False,
-        "state": payload.get("state") or "created",
-        "invoice_type": payload.get("type") or False,
-        "number": payload.get("number") or False,
-        "amount": _money(payload, "amount") or 0.0,
-        "amount_vat": _money(payload, "amount_vat") or 0.0,
-        "amount_ex_vat": _money(payload, "amount_ex_vat") or 0.0,
-        "settled_amount": _money(payload, "settled_amount") or 0.0,
-        "refunded_amount": _money(payload, "refunded_amount") or 0.0,
-        "currency_code": payload.get("currency"),
-        "created": to_utc_naive(payload.get("created")),
-        "due": to_utc_naive(payload.get("due")),
-        "settled": to_utc_naive(payload.get("settled")),
-        "period_from": to_date(payload.get("period_from")),
-        "period_to": to_date(payload.get("period_to")),
+        "billwerk_id": read.key(payload, "id"),
+        "handle": read.text(payload, "handle"),
+        "customer_handle": read.text(payload, "customer"),
+        "subscription_handle": read.text(payload, "subscription"),
+        "plan_handle": read.text(payload, "plan"),
+        "state": read.choice(payload, "state", INVOICE_STATES, "created"),
+        "state_raw": read.text(payload, "state"),
+        "invoice_type": read.choice(
+            payload, "type", INVOICE_TYPES, False, unknown=False
+        ),
+        "number": read.text(payload, "number"),
+        "amount": read.money(payload, "amount"),
+        "amount_vat": read.money(payload, "amount_vat"),
+        "amount_ex_vat": read.money(payload, "amount_ex_vat"),
+        "settled_amount": read.money(payload, "settled_amount"),
+        "refunded_amount": read.money(payload, "refunded_amount"),
+        "currency_code": read.currency(payload),
+        "created": read.timestamp(payload, "created"),
+        "due": read.timestamp(payload, "due"),
+        "settled": read.timestamp(payload, "settled"),
+        "period_from": read.day(payload, "period_from"),
+        "period_to": read.day(payload, "period_to"),
         # Billwerk never deletes invoices; one that vanished and came back
         # (seen by reconciliation) is active again.
         "active": True,

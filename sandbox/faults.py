@@ -12,13 +12,15 @@ from dataclasses import dataclass
 class Fault:
     """What the server does with one request.
 
-    ``action`` is None (answer normally), ``"drop"``, ``"error"``, ``"rate_limit"``
-    or ``"broken_json"``; ``delay`` seconds are slept first in every case.
+    ``action`` is None (answer normally), ``"drop"``, ``"error"``, ``"rate_limit"``,
+    ``"broken_json"`` or ``"corrupt"`` (``mutate`` rewrites a copy of the
+    answer's JSON); ``delay`` seconds are slept first in every case.
     """
 
     action: str | None = None
     status: int = 200
     delay: float = 0.0
+    mutate: object = None
 
 
 NO_FAULT = Fault()
@@ -45,6 +47,7 @@ class Faults:
             self._slow = None  # [seconds, remaining or None, prefix]
             self._broken = None  # [remaining, prefix]
             self._drops = None  # [remaining, prefix, to skip first]
+            self._corrupt = None  # [remaining, prefix, mutate]
 
     def rate_limit_every(self, every, prefix=None):
         """Answer every ``every``-th matching call with 429, code 122."""
@@ -75,6 +78,15 @@ class Faults:
         with self._lock:
             self._broken = [int(count), _prefix(prefix)] if count > 0 else None
 
+    def corrupt_next(self, mutate, count=1, prefix=None):
+        """Answer ``count`` matching calls with ``mutate(copy of the JSON answer)``.
+
+        For data the real API should never send (a null list item, a string
+        amount): what the client must survive, not what Billwerk documents.
+        """
+        with self._lock:
+            self._corrupt = [int(count), _prefix(prefix), mutate] if count > 0 else None
+
     def drop_next(self, count=1, prefix=None, after=0):
         """Close the connection unanswered for ``count`` calls, after ``after``."""
         with self._lock:
@@ -86,7 +98,14 @@ class Faults:
     def active(self):
         """True while any switch is on."""
         with self._lock:
-            switches = (self._rate, self._errors, self._slow, self._broken, self._drops)
+            switches = (
+                self._rate,
+                self._errors,
+                self._slow,
+                self._broken,
+                self._drops,
+                self._corrupt,
+            )
             return any(switch is not None for switch in switches)
 
     def decide(self, path):
@@ -121,6 +140,12 @@ class Faults:
                 return Fault("rate_limit", 429, delay)
             if self._take("_broken", path):
                 return Fault("broken_json", 200, delay)
+            corrupt = self._corrupt
+            if corrupt and path.startswith(corrupt[1]):
+                corrupt[0] -= 1
+                if corrupt[0] <= 0:
+                    self._corrupt = None
+                return Fault("corrupt", 200, delay, corrupt[2])
             return Fault(None, 200, delay) if delay else NO_FAULT
 
     def _take(self, name, path):

@@ -280,6 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
                         status, payload = sandbox._route(
                             account, self.command, path, split.query, body
                         )
+                        if fault.action == "corrupt":
+                            payload = fault.mutate(copy.deepcopy(payload))
                         data = json.dumps(payload).encode()
         except ApiError as exc:
             self._send_error(exc, path, request_id)

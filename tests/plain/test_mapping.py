@@ -8,7 +8,9 @@ from mapping.entities import (
     plan_values,
     subscription_values,
 )
+from mapping.events import event_values
 from mapping.money import minor_to_amount
+from mapping.readers import MappingError
 
 
 @pytest.mark.parametrize(
@@ -84,3 +86,59 @@ def test_customer_name_prefers_company_then_person_then_handle():
 def test_zero_decimal_subscription_amount():
     values = subscription_values({"handle": "s", "amount": 1500, "currency": "JPY"})
     assert values["amount"] == 1500.0
+
+
+# -- payloads that break the documented types: refused in words, never a crash --
+BROKEN_PAYLOADS = [
+    (customer_values, None, "not an object"),
+    (customer_values, {"email": "a@b.c"}, "'handle' is missing"),
+    (customer_values, {"handle": "c", "created": "yesterday"}, "'created'"),
+    (customer_values, {"handle": "c", "created": 1700000000}, "'created'"),
+    (customer_values, {"handle": "c", "debtor_id": 2**40}, "out of range"),
+    (customer_values, {"handle": "c", "email": {"a": 1}}, "'email' is not text"),
+    (invoice_values, {"id": "i", "amount": "1000", "currency": "EUR"}, "'amount'"),
+    (invoice_values, {"id": "i", "currency": "euro"}, "ISO 4217"),
+    (plan_values, {"handle": "p", "vat": "25%"}, "'vat' is not a number"),
+    (subscription_values, {"handle": "s", "is_cancelled": "no"}, "true or false"),
+]
+
+
+@pytest.mark.parametrize(("to_values", "payload", "reason"), BROKEN_PAYLOADS)
+def test_a_payload_breaking_the_documented_types_is_refused_with_its_reason(
+    to_values, payload, reason
+):
+    with pytest.raises(MappingError, match=reason):
+        to_values(payload)
+
+
+def test_unknown_states_are_kept_not_refused():
+    values = subscription_values({"handle": "s", "state": "cancelled"})
+    assert values["state"] == "unknown"
+    assert values["state_raw"] == "cancelled"
+    assert values["active"]
+    assert invoice_values({"id": "i", "type": "zz"})["invoice_type"] is False
+
+
+def test_numbers_where_text_belongs_become_text():
+    assert customer_values({"handle": "c", "phone": 4512345678})["phone"] == (
+        "4512345678"
+    )
+    assert invoice_values({"id": 4711})["billwerk_id"] == "4711"
+
+
+def test_events_without_id_or_time_are_refused_and_others_name_their_object():
+    assert event_values(
+        {
+            "id": "e1",
+            "event_type": "invoice_settled",
+            "invoice": "inv-1",
+            "created": "2026-01-01T10:00:00Z",
+        }
+    ) == ("e1", datetime(2026, 1, 1, 10, 0), "invoice", "inv-1")
+    assert event_values({"id": "e2", "event_type": "account_changed"})[2:] == (
+        None,
+        None,
+    )
+    for broken in (None, {"event_type": "invoice_settled"}, {"id": "e", "created": 5}):
+        with pytest.raises(MappingError):
+            event_values(broken)
