@@ -2,7 +2,7 @@
     "name": "Billwerk+ Optimize Connector",
     "summary": "Keep Billwerk+ Optimize plans, subscriptions, customers and "
     "invoices in sync with Odoo",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Accounting",
     "website": "https://github.com/billwerk-connector/billwerk_connector",
     "author": "billwerk_connector developers",

@@ -1,3 +1,4 @@
+from . import transaction
 from . import billwerk_account
 from . import billwerk_synced_mixin
 from . import billwerk_plan
@@ -7,3 +8,4 @@ from . import billwerk_invoice
 from . import billwerk_sync_cursor
 from . import billwerk_sync_run
 from . import billwerk_sync_run_line
+from . import billwerk_sync_run_warning

@@ -1,22 +1,47 @@
 import logging
 import os
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg2
+
 from odoo import api, fields, models, tools
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..client.api_key import key_hint
 from ..client.http_client import DEFAULT_BASE_URL, BillwerkClient
 from ..crypto.secret_box import SecretBox, SecretBoxError
+from ..mapping import readers as read
 from ..mapping.entities import ENTITIES
-from ..mapping.timestamps import to_utc_naive
+from ..mapping.readers import MappingError
+from .transaction import commit_unless_testing, in_test_mode
 
 _logger = logging.getLogger(__name__)
 
 ENCRYPTION_OPTION = "billwerk_encryption_key"
 ENCRYPTION_ENV = "BILLWERK_ENCRYPTION_KEY"
 _warned_fallback_databases = set()
+# First key of this addon's advisory locks; the second is the account id.
+LOCK_NAMESPACE = 742_117
+# What a user's create or write may set; every other stored field (the
+# connection, the Billwerk account's identity, cursors, event marks) is the
+# connector's own and is written only by its code, as superuser.
+USER_FIELDS = frozenset({"create_partners"})
+# Administrators also decide where the key is sent and whether the account
+# is in use: a member of the group could otherwise plant an account whose URL
+# collects the next key typed into it.
+ADMIN_FIELDS = frozenset({"api_url", "active"})
+CREATE_FIELDS = frozenset({"company_id"})
+# Seconds one scheduled call may spend starting runs before it hands the
+# remaining accounts to a new call (Odoo's worker limit is 120 s by default).
+CRON_BUDGET = 60
+
+
+class SyncAlreadyRunning(UserError):
+    """The account's sync lock is held: by a run, a switch or a purge."""
 
 
 class BillwerkAccount(models.Model):
@@ -98,10 +123,23 @@ class BillwerkAccount(models.Model):
         "billwerk.sync.run", compute="_compute_last_sync_run", string="Last sync"
     )
     last_sync_state = fields.Selection(
-        [("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+        [
+            ("running", "Running"),
+            ("done", "Done"),
+            ("warning", "Done with warnings"),
+            ("failed", "Failed"),
+        ],
         compute="_compute_last_sync_run",
     )
+    encryption_secret_missing = fields.Boolean(
+        compute="_compute_encryption_secret_missing",
+        groups="base.group_system",
+        help="No encryption secret in the server configuration: the keys are "
+        "encrypted with one derived from the database, which a copy of the "
+        "database alone can decrypt.",
+    )
     last_sync_ended = fields.Datetime(compute="_compute_last_sync_run")
+    last_sync_error = fields.Text(compute="_compute_last_sync_run")
 
     def init(self):
         # One current account per company; archived ones keep old data apart.
@@ -109,6 +147,160 @@ class BillwerkAccount(models.Model):
             "CREATE UNIQUE INDEX IF NOT EXISTS billwerk_account_company_active_uniq "
             "ON billwerk_account (company_id) WHERE active"
         )
+
+    # -- who may set what: every path (form, RPC, import, copy) ends here --
+    def _check_user_values(self, vals, allowed):
+        """Refuse values a user may not set; the connector's own code is sudo."""
+        if self.env.su:
+            return
+        allowed = allowed | (ADMIN_FIELDS if self.env.is_system() else frozenset())
+        refused = sorted(
+            name for name in vals if name not in allowed and name in self._fields
+        )
+        if refused:
+            labels = ", ".join(self._fields[name].string for name in refused)
+            raise AccessError(
+                self.env._(
+                    "Only the connector sets these fields of a Billwerk account: "
+                    "%(fields)s. Administrators set the API URL and archive "
+                    "accounts; the API key is set with Set API key.",
+                    fields=labels,
+                )
+            )
+
+    @api.model
+    def default_get(self, fields_list):
+        # Context defaults and user defaults (ir.default) are values a user
+        # chose too: only those the user could have typed pass; the others
+        # fall back to the field's own default (all scalars here).
+        defaults = super().default_get(fields_list)
+        if not self.env.su:
+            allowed = USER_FIELDS | CREATE_FIELDS
+            if self.env.is_system():
+                allowed |= ADMIN_FIELDS
+            for name in set(defaults) - allowed:
+                field = self._fields.get(name)
+                if field and field.default:
+                    defaults[name] = field.default(self)
+                elif field:
+                    defaults.pop(name)
+        return defaults
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_user_values(vals, USER_FIELDS | CREATE_FIELDS)
+            if "api_url" in vals:
+                vals["api_url"] = self._clean_api_url(vals["api_url"])
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_user_values(vals, USER_FIELDS)
+        if "company_id" in vals and any(
+            account.company_id.id != vals["company_id"] for account in self
+        ):
+            raise UserError(
+                self.env._("A Billwerk account never moves to another company.")
+            )
+        if "api_url" in vals:
+            vals["api_url"] = self._clean_api_url(vals["api_url"])
+        if "active" in vals or "api_url" in vals:
+            # Archiving or redirecting mid-run would mix or strand a run.
+            self._lock_for_change()
+        return super().write(vals)
+
+    def copy(self, default=None):
+        if not self.env.su:
+            raise UserError(
+                self.env._(
+                    "A Billwerk account cannot be duplicated: each company has "
+                    "one, and Set API key connects it."
+                )
+            )
+        return super().copy(default)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_by_administrators_when_idle(self):
+        if not self.env.su and not self.env.is_system():
+            raise AccessError(
+                self.env._("Only administrators delete a Billwerk account.")
+            )
+        self._lock_for_change()
+
+    def _clean_api_url(self, url):
+        """An http(s) URL with a host; anything else would only fail later."""
+        url = (url or "").strip() or DEFAULT_BASE_URL
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValidationError(
+                self.env._(
+                    "The API URL must be an http:// or https:// address, such as "
+                    "%(default)s.",
+                    default=DEFAULT_BASE_URL,
+                )
+            )
+        return url
+
+    # -- the account's sync lock --
+    @contextmanager
+    def _sync_locks(self):
+        """Hold the accounts' locks for a run, or refuse before changing anything.
+
+        Session-level: a run commits per batch and keeps the lock throughout;
+        a dead worker's connection takes it along.
+        """
+        locked = self.browse()
+        try:
+            for account in self:
+                if not account._try_lock():
+                    raise account._busy()
+                locked |= account
+            yield
+        finally:
+            for account in locked:
+                account._unlock()
+
+    def _lock_for_change(self):
+        """Take the accounts' locks until this transaction ends, or refuse.
+
+        Switches, purges, archiving and deletion take them, so none of them
+        ever overlaps a run (one that would write the old account's records
+        under a new key, for one). Held until the commit, a worker cannot
+        start a run on what is not committed yet.
+        """
+        for account in self:
+            self.env.cr.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, account.id)
+            )
+            if not self.env.cr.fetchone()[0]:
+                raise account._busy()
+
+    def _busy(self):
+        return SyncAlreadyRunning(
+            self.env._(
+                "A synchronization of %(account)s is running. Nothing was "
+                "changed: wait until it has finished (the Billwerk account "
+                "screen shows its progress), then try again.",
+                account=self.display_name,
+            )
+        )
+
+    def _try_lock(self):
+        # A session-level lock survives the run's per-batch commits and dies
+        # with the connection, so a crashed worker cannot block the account.
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id)
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _unlock(self):
+        query = "SELECT pg_advisory_unlock(%s, %s)"
+        try:
+            self.env.cr.execute(query, (LOCK_NAMESPACE, self.id))
+        except psycopg2.Error:
+            # An aborted transaction refuses every statement: end it first.
+            self.env.cr.rollback()
+            self.env.cr.execute(query, (LOCK_NAMESPACE, self.id))
 
     @api.depends("billwerk_name", "connection_state")
     def _compute_display_name(self):
@@ -132,6 +324,15 @@ class BillwerkAccount(models.Model):
             for field_name in domains:
                 account[field_name] = counts[field_name].get(account.id, 0)
 
+    def _compute_encryption_secret_missing(self):
+        missing = not self._configured_encryption_secret()
+        for account in self:
+            account.encryption_secret_missing = missing
+
+    @api.model
+    def _configured_encryption_secret(self):
+        return tools.config.get(ENCRYPTION_OPTION) or os.environ.get(ENCRYPTION_ENV)
+
     def _compute_last_sync_run(self):
         for account in self:
             run = self.env["billwerk.sync.run"].search(
@@ -142,6 +343,7 @@ class BillwerkAccount(models.Model):
             account.last_sync_run_id = run
             account.last_sync_state = run.state
             account.last_sync_ended = run.ended
+            account.last_sync_error = run.error_message
 
     # -- opening the screen --
     @api.model
@@ -215,9 +417,7 @@ class BillwerkAccount(models.Model):
         The fallback keeps a fresh install working but ties the encryption to
         ``database.secret``; the log says so once per database.
         """
-        configured = tools.config.get(ENCRYPTION_OPTION) or os.environ.get(
-            ENCRYPTION_ENV
-        )
+        configured = self._configured_encryption_secret()
         if configured:
             return SecretBox(configured.split(","))
         dbname = self.env.cr.dbname
@@ -276,17 +476,28 @@ class BillwerkAccount(models.Model):
 
     @api.model
     def _values_from_account_info(self, info):
+        """What ``GET /account`` told us; a field of the wrong type is left empty."""
+
+        def safely(reader, field):
+            try:
+                return reader(info, field)
+            except MappingError:
+                return False
+
         return {
-            "billwerk_id": info.get("id"),
-            "billwerk_handle": info.get("handle"),
-            "billwerk_name": info.get("name") or info.get("handle"),
-            "billwerk_organisation": info.get("organisation"),
-            "billwerk_state": info.get("state")
-            if info.get("state") in ("test", "live", "closed")
-            else False,
-            "billwerk_currency": info.get("currency"),
-            "billwerk_timezone": info.get("timezone"),
-            "billwerk_created": to_utc_naive(info.get("created")),
+            "billwerk_id": safely(read.key, "id"),
+            "billwerk_handle": safely(read.text, "handle"),
+            "billwerk_name": safely(read.text, "name") or safely(read.text, "handle"),
+            "billwerk_organisation": safely(read.text, "organisation"),
+            "billwerk_state": safely(
+                lambda payload, field: read.choice(
+                    payload, field, ("test", "live", "closed"), False, unknown=False
+                ),
+                "state",
+            ),
+            "billwerk_currency": safely(read.text, "currency"),
+            "billwerk_timezone": safely(read.text, "timezone"),
+            "billwerk_created": safely(read.timestamp, "created") or False,
         }
 
     # -- synchronized data --
@@ -325,13 +536,20 @@ class BillwerkAccount(models.Model):
         self.ensure_one()
         self.check_access("write")
         self.env.flush_all()
-        archive = self.copy(
+        archive = self.sudo().create(
             {
+                "company_id": self.company_id.id,
+                "api_url": self.sudo().api_url,
+                "create_partners": self.create_partners,
                 "active": False,
                 "billwerk_id": self.billwerk_id,
                 "billwerk_handle": self.billwerk_handle,
                 "billwerk_name": self.billwerk_name,
+                "billwerk_organisation": self.billwerk_organisation,
                 "billwerk_state": self.billwerk_state,
+                "billwerk_currency": self.billwerk_currency,
+                "billwerk_timezone": self.billwerk_timezone,
+                "billwerk_created": self.billwerk_created,
                 "api_key_hint": self.api_key_hint,
                 "connection_state": "not_connected",
             }
@@ -384,19 +602,91 @@ class BillwerkAccount(models.Model):
 
     @api.model
     def _cron_sync(self, mode="incremental"):
-        accounts = self.search([("connection_state", "=", "connected")])
-        cron = self.env["ir.cron"]
-        for done, account in enumerate(accounts):
-            cron._notify_progress(done=done, remaining=len(accounts) - done)
-            try:
-                self.env["billwerk.sync.run"]._run_for(
-                    account, trigger="cron", mode=mode
+        """Sync every connected account once per tick, the longest-waiting first.
+
+        Each account runs on its own: its failure, bad data or slowness never
+        stops the others. After ``CRON_BUDGET`` seconds the call stops
+        starting runs and triggers the scheduled action again, so a worker's
+        time limit never cuts the loop and every account gets its turn. An
+        account that failed makes the call fail after the others ran, which
+        Odoo counts in the scheduled action's failure count.
+        """
+        started = time.monotonic()
+        due = self._accounts_due(mode)
+        done, failed = 0, self.browse()
+        for account in due:
+            if done and time.monotonic() - started > CRON_BUDGET:
+                break
+            if not self._sync_in_cron(account, mode):
+                failed |= account
+            done += 1
+        if done < len(due):
+            self._scheduled_action(mode)._trigger(
+                fields.Datetime.now() + timedelta(seconds=1)
+            )
+        # Progress as Odoo counts it: this call's work is complete; what is
+        # left runs in the call just triggered, under a fresh time limit.
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        commit_unless_testing(self.env.cr)
+        if failed:
+            raise UserError(
+                self.env._(
+                    "The Billwerk synchronization failed for: %(accounts)s. Each "
+                    "account's screen says why; the other accounts were synced.",
+                    accounts=", ".join(failed.mapped("display_name")),
                 )
-            except UserError as refusal:
-                _logger.info(
-                    "Billwerk sync of account %s skipped: %s", account.id, refusal
-                )
-        cron._notify_progress(done=len(accounts), remaining=0)
+            )
+
+    @api.model
+    def _accounts_due(self, mode):
+        """Connected accounts without a run of ``mode`` since the last tick ended."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT a.id
+              FROM billwerk_account a
+              LEFT JOIN LATERAL (
+                   SELECT max(r.started) AS last_started
+                     FROM billwerk_sync_run r
+                    WHERE r.account_id = a.id AND r.mode = %(mode)s
+                   ) r ON TRUE
+             WHERE a.active AND a.connection_state = 'connected'
+               AND (r.last_started IS NULL OR r.last_started < %(since)s)
+             ORDER BY r.last_started NULLS FIRST, a.id
+            """,
+            # Outside a scheduled call (or at its very first call) every
+            # connected account is due.
+            {"mode": mode, "since": self.env.context.get("lastcall") or "infinity"},
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    @api.model
+    def _scheduled_action(self, mode):
+        xmlid = {
+            "incremental": "billwerk_connector.cron_billwerk_incremental_sync",
+            "reconciliation": "billwerk_connector.cron_billwerk_reconciliation",
+        }[mode]
+        return self.env.ref(xmlid).sudo()
+
+    @api.model
+    def _sync_in_cron(self, account, mode):
+        """One account's run, whatever happens; False when it failed."""
+        try:
+            run = self.env["billwerk.sync.run"]._run_for(
+                account, trigger="cron", mode=mode
+            )
+        except SyncAlreadyRunning:
+            _logger.info(
+                "Billwerk account %s is busy; its turn comes next.", account.id
+            )
+            return True
+        except Exception:  # one account never stops the others
+            _logger.exception("Billwerk sync of account %s failed", account.id)
+            if not in_test_mode():
+                self.env.cr.rollback()
+            self.env.invalidate_all()
+            return False
+        return run.state != "failed"
 
     def _mark_key_rejected(self, error):
         self.sudo().write(

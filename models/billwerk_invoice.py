@@ -32,6 +32,7 @@ class BillwerkInvoice(models.Model):
             ("settled", "Settled"),
             ("cancelled", "Cancelled"),
             ("failed", "Failed"),
+            ("unknown", "Other"),
         ],
         readonly=True,
         index=True,

@@ -13,7 +13,12 @@ class BillwerkPlan(models.Model):
     description = fields.Text(readonly=True)
     amount = fields.Monetary(readonly=True)
     state = fields.Selection(
-        [("active", "Active"), ("superseded", "Superseded"), ("deleted", "Deleted")],
+        [
+            ("active", "Active"),
+            ("superseded", "Superseded"),
+            ("deleted", "Deleted"),
+            ("unknown", "Other"),
+        ],
         readonly=True,
     )
     vat = fields.Float(string="VAT rate", readonly=True)

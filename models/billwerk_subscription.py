@@ -24,6 +24,7 @@ class BillwerkSubscription(models.Model):
             ("active", "Active"),
             ("on_hold", "On hold"),
             ("expired", "Expired"),
+            ("unknown", "Other"),
         ],
         readonly=True,
         index=True,

@@ -7,14 +7,10 @@ descriptions of ``mapping/entities.py``.
 import hashlib
 import json
 import logging
-import threading
 from datetime import timedelta
-
-import psycopg2
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
-from odoo.modules import module as odoo_module
 
 from ..client import errors as billwerk_errors
 from ..client.http_client import EARLIEST_FROM
@@ -25,16 +21,19 @@ from ..mapping.entities import (
     MAPPING_VERSION,
     PLAN,
 )
+from ..mapping.events import event_values
+from ..mapping.readers import MappingError
 from ..mapping.timestamps import to_utc_naive
+from .transaction import commit_unless_testing, in_test_mode
 
 _logger = logging.getLogger(__name__)
 
-# First key of this addon's advisory locks; the second is the account id.
-LOCK_NAMESPACE = 742_117
 # Re-read this much before a high-water mark: clocks and commit order differ.
 OVERLAP = timedelta(minutes=10)
 EVENT_PAGE_SIZE = 100
 APPLY_BATCH = 100
+# A run's form lists at most this many skipped records; the count is exact.
+MAX_LOGGED_SKIPS = 500
 # (many2one field, handle field, related model): resolved by handle.
 RELATIONS = {
     "billwerk.subscription": (
@@ -49,14 +48,6 @@ RELATIONS = {
 }
 
 
-def _in_test_mode():
-    return bool(
-        odoo_module.current_test
-        or tools.config.get("test_enable")
-        or getattr(threading.current_thread(), "testing", False)
-    )
-
-
 def _payload_digest(payload):
     # The mapping's version is part of the digest: a new mapping rewrites
     # every record once instead of leaving old copies half-filled.
@@ -64,23 +55,44 @@ def _payload_digest(payload):
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
-class SyncAlreadyRunning(UserError):
-    """A second trigger while a run holds the account's lock."""
+def _key_of(payload, entity):
+    """The record's key as text, or None when the payload has none."""
+    key = payload.get(entity.payload_key) if isinstance(payload, dict) else None
+    return str(key) if isinstance(key, str | int) and key != "" else None
+
+
+def _reason(error):
+    """A skipped record's reason: the database's first line, else the message."""
+    text = getattr(error, "pgerror", None) or str(error) or type(error).__name__
+    return text.strip().splitlines()[0][:300]
 
 
 class BillwerkSyncRun(models.Model):
     _name = "billwerk.sync.run"
     _description = "Billwerk synchronization run"
     _order = "started desc, id desc"
-    _rec_name = "started"
 
     account_id = fields.Many2one(
         "billwerk.account", required=True, ondelete="cascade", index=True
     )
     company_id = fields.Many2one(related="account_id.company_id", store=True)
+    # The Billwerk account this run read, kept as it was: the Odoo account
+    # may be switched to another Billwerk account later.
+    billwerk_id = fields.Char(string="Billwerk account id")
+    billwerk_name = fields.Char(string="Billwerk account")
     trigger = fields.Selection(
-        [("cron", "Scheduled"), ("manual", "Sync now"), ("webhook", "Webhook")],
+        [
+            ("cron", "Scheduled"),
+            ("manual", "Sync now"),
+            ("webhook", "Webhook"),
+        ],
         required=True,
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Started by",
+        default=lambda self: self.env.uid,
+        help="The user who clicked the button, or the scheduler's user.",
     )
     mode = fields.Selection(
         [("incremental", "Incremental"), ("reconciliation", "Reconciliation")],
@@ -88,7 +100,12 @@ class BillwerkSyncRun(models.Model):
         default="incremental",
     )
     state = fields.Selection(
-        [("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+        [
+            ("running", "Running"),
+            ("done", "Done"),
+            ("warning", "Done with warnings"),
+            ("failed", "Failed"),
+        ],
         required=True,
         default="running",
     )
@@ -96,6 +113,12 @@ class BillwerkSyncRun(models.Model):
     ended = fields.Datetime()
     error_message = fields.Text()
     line_ids = fields.One2many("billwerk.sync.run.line", "run_id", string="Counts")
+    warning_ids = fields.One2many(
+        "billwerk.sync.run.warning", "run_id", string="Skipped records"
+    )
+    skipped_count = fields.Integer(
+        string="Skipped", help="Records Billwerk sent that could not be stored."
+    )
     created_count = fields.Integer(compute="_compute_totals", string="Created")
     updated_count = fields.Integer(compute="_compute_totals", string="Updated")
     archived_count = fields.Integer(compute="_compute_totals", string="Archived")
@@ -107,47 +130,40 @@ class BillwerkSyncRun(models.Model):
             run.updated_count = sum(run.line_ids.mapped("updated_count"))
             run.archived_count = sum(run.line_ids.mapped("archived_count"))
 
+    @api.depends("billwerk_name", "mode", "started")
+    def _compute_display_name(self):
+        modes = dict(self._fields["mode"]._description_selection(self.env))
+        for run in self:
+            started = fields.Datetime.context_timestamp(run, run.started)
+            run.display_name = self.env._(
+                "%(mode)s of %(account)s, %(started)s",
+                mode=modes.get(run.mode, ""),
+                account=run.billwerk_name or self.env._("no account"),
+                started=tools.format_datetime(self.env, started, dt_format="short"),
+            )
+
     # -- entry point --
     @api.model
     def _run_for(self, account, trigger, mode="incremental"):
-        """Run one sync of ``account`` unless another one holds its lock."""
+        """Run one sync of ``account`` unless something else holds its lock."""
         account.check_access("write")
-        if not self._try_lock(account):
-            raise SyncAlreadyRunning(
-                self.env._(
-                    "A synchronization of %(account)s is already running; "
-                    "try again when it has finished.",
-                    account=account.display_name,
-                )
-            )
-        # Users may trigger a run but only the sync writes its log and copies.
-        runs = self.sudo()
-        try:
+        with account._sync_locks():
+            # Users may trigger a run but only the sync writes its log and copies.
+            runs = self.sudo()
             runs._close_interrupted_runs(account)
             run = runs.create(
-                {"account_id": account.id, "trigger": trigger, "mode": mode}
+                {
+                    "account_id": account.id,
+                    "trigger": trigger,
+                    "mode": mode,
+                    "user_id": self.env.uid,
+                    "billwerk_id": account.billwerk_id,
+                    "billwerk_name": account.billwerk_name,
+                }
             )
             self._commit()
             run._execute()
             return run
-        finally:
-            self._unlock(account)
-
-    def _try_lock(self, account):
-        # A session-level lock survives the per-batch commits and dies with
-        # the connection, so a crashed worker cannot block the account forever.
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, account.id)
-        )
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self, account):
-        query = "SELECT pg_advisory_unlock(%s, %s)"
-        try:
-            self.env.cr.execute(query, (LOCK_NAMESPACE, account.id))
-        except psycopg2.Error:
-            self.env.cr.rollback()
-            self.env.cr.execute(query, (LOCK_NAMESPACE, account.id))
 
     def _close_interrupted_runs(self, account):
         # We hold the lock, so a run still marked running died with its worker.
@@ -163,15 +179,16 @@ class BillwerkSyncRun(models.Model):
         )
 
     def _commit(self):
-        if not _in_test_mode():
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+        commit_unless_testing(self.env.cr)
 
     # -- the run --
     def _execute(self):
+        """Run the steps; whatever happens, the run ends with a state and words."""
         self.ensure_one()
         account = self.account_id
         counts = {entity.name: [0, 0, 0] for entity in ENTITIES}
-        context = {"counts": counts, "currencies": {}, "countries": {}}
+        context = {"counts": counts, "currencies": {}, "countries": {}, "skips": []}
+        error = None
         try:
             with account._make_client() as client:
                 context["client"] = client
@@ -180,16 +197,33 @@ class BillwerkSyncRun(models.Model):
                 else:
                     self._incremental(context)
             self._link_pending_relations()
-        except billwerk_errors.KeyRejected as error:
-            account._mark_key_rejected(error)
-            self._finish(counts, error=account.connection_error)
-        except billwerk_errors.BillwerkError as error:
-            self._finish(counts, error=self._describe(error))
-        except UserError as error:
-            self._finish(counts, error=str(error))
-        else:
-            self._finish(counts)
+        except billwerk_errors.KeyRejected as rejection:
+            account._mark_key_rejected(rejection)
+            error = account.connection_error
+        except billwerk_errors.BillwerkError as failure:
+            error = self._describe(failure)
+        except UserError as refusal:
+            error = str(refusal)
+        except Exception:  # a run never stays "running"
+            _logger.exception("Billwerk sync run %s failed unexpectedly", self.id)
+            self._discard_unsaved_work()
+            error = self.env._(
+                "The run stopped on an unexpected error; what was saved before it "
+                "stays and the next run resumes. The server log has the details "
+                "(search for 'Billwerk sync run %(run)s').",
+                run=self.id,
+            )
+        self._finish(counts, context["skips"], error=error)
         self._commit()
+
+    def _discard_unsaved_work(self):
+        """Drop the half-done batch so that the run's end can still be written."""
+        if in_test_mode():
+            # Tests share one transaction; every batch ran in a savepoint.
+            self.env.invalidate_all()
+            return
+        self.env.cr.rollback()
+        self.env.invalidate_all()
 
     def _describe(self, error):
         reasons = {
@@ -201,6 +235,15 @@ class BillwerkSyncRun(models.Model):
             billwerk_errors.MalformedResponse: self.env._(
                 "Billwerk sent an answer that could not be read."
             ),
+            billwerk_errors.InvalidUrl: self.env._(
+                "The API URL is not a valid http(s) address; an administrator "
+                "can correct it on the Billwerk account screen."
+            ),
+            billwerk_errors.UnexpectedRedirect: self.env._(
+                "The API URL answered with a redirect, which Billwerk never "
+                "does; an administrator can correct it on the Billwerk account "
+                "screen."
+            ),
         }
         reason = reasons.get(type(error), self.env._("Billwerk refused a request."))
         return self.env._(
@@ -210,12 +253,19 @@ class BillwerkSyncRun(models.Model):
             details=str(error),
         )
 
-    def _finish(self, counts, error=None):
+    def _finish(self, counts, skips, error=None):
+        if error:
+            state = "failed"
+        elif skips:
+            state = "warning"
+        else:
+            state = "done"
         self.write(
             {
-                "state": "failed" if error else "done",
+                "state": state,
                 "ended": fields.Datetime.now(),
                 "error_message": error or False,
+                "skipped_count": len(skips),
                 "line_ids": [
                     fields.Command.create(
                         {
@@ -230,10 +280,22 @@ class BillwerkSyncRun(models.Model):
                         counts.items()
                     )
                 ],
+                "warning_ids": [
+                    fields.Command.create(
+                        {"entity": entity, "record_key": key, "reason": reason}
+                    )
+                    for entity, key, reason in skips[:MAX_LOGGED_SKIPS]
+                ],
             }
         )
         if error:
             _logger.warning("Billwerk sync run %s failed: %s", self.id, error)
+        elif skips:
+            _logger.warning(
+                "Billwerk sync run %s skipped %d records Billwerk sent",
+                self.id,
+                len(skips),
+            )
 
     def _incremental(self, context):
         account = self.account_id
@@ -295,7 +357,7 @@ class BillwerkSyncRun(models.Model):
         for page in pages:
             with self.env.cr.savepoint():
                 self._apply(entity, page.content, context)
-            seen.update(str(payload[entity.payload_key]) for payload in page.content)
+            seen.update(filter(None, (_key_of(item, entity) for item in page.content)))
             self._commit()
         return seen
 
@@ -348,53 +410,58 @@ class BillwerkSyncRun(models.Model):
     # -- events --
     def _start_event_cursor(self, context):
         """Remember the newest event before the first load: later ones are news."""
-        newest = context["client"].events(page=1, size=10)["content"]
-        if newest:
-            self.account_id.write(
-                {
-                    "last_event_id": newest[0]["id"],
-                    "last_event_at": to_utc_naive(newest[0]["created"]),
-                }
-            )
-        else:
-            self.account_id.last_event_at = self.account_id._now()
+        account = self.account_id.sudo()
+        for event in context["client"].events(page=1, size=10)["content"]:
+            try:
+                event_id, created, _kind, _key = event_values(event)
+            except MappingError:
+                continue  # _new_events logs it when it reads it
+            account.write({"last_event_id": event_id, "last_event_at": created})
+            return
+        account.last_event_at = account._now()
 
     def _follow_events(self, context):
         """Fetch and apply every object named by an event since the last one seen."""
         account = self.account_id
         keys = {name: [] for name in ("customer", "subscription", "invoice")}
         newest = None
-        for event in self._new_events(context["client"]):
-            newest = newest or event
-            entity_name = (event.get("event_type") or "").split("_", 1)[0]
-            key = event.get(entity_name) if entity_name in keys else None
-            if key and key not in keys[entity_name]:
-                keys[entity_name].append(key)
+        for event_id, created, kind, key in self._new_events(context):
+            newest = newest or (event_id, created)
+            if kind and key and key not in keys[kind]:
+                keys[kind].append(key)
         for entity_name, entity_keys in keys.items():
             self._apply_objects(ENTITIES_BY_NAME[entity_name], entity_keys, context)
         if newest:
-            account.write(
-                {
-                    "last_event_id": newest["id"],
-                    "last_event_at": to_utc_naive(newest["created"]),
-                }
+            account.sudo().write(
+                {"last_event_id": newest[0], "last_event_at": newest[1]}
             )
         self._commit()
 
-    def _new_events(self, client):
-        """Events newest first, down to the last one seen (or the time mark)."""
+    def _new_events(self, context):
+        """Events newest first, down to the last one seen (or the time mark).
+
+        An event that cannot be read (no id, no time) is logged and passed
+        over: the objects it would name are still caught by the list reads.
+        """
         account = self.account_id
         oldest_wanted = account.last_event_at and account.last_event_at - OVERLAP
         page = 1
         while True:
-            content = client.events(page=page, size=EVENT_PAGE_SIZE)["content"]
-            for event in content:
-                created = to_utc_naive(event.get("created"))
-                if event["id"] == account.last_event_id or (
+            content = context["client"].events(page=page, size=EVENT_PAGE_SIZE)[
+                "content"
+            ]
+            for position, event in enumerate(content, start=1):
+                try:
+                    event_id, created, kind, key = event_values(event)
+                except MappingError as error:
+                    label = f"page {page}, event {position}"
+                    context["skips"].append(("event", label, str(error)))
+                    continue
+                if event_id == account.last_event_id or (
                     oldest_wanted and created and created < oldest_wanted
                 ):
                     return
-                yield event
+                yield event_id, created, kind, key
             if len(content) < EVENT_PAGE_SIZE:
                 return
             page += 1
@@ -426,18 +493,65 @@ class BillwerkSyncRun(models.Model):
 
     # -- writing one batch --
     def _apply(self, entity, payloads, context):
-        """Upsert one page: one search, one create, a write per changed record."""
-        account = self.account_id
-        model = self.env[entity.model].sudo().with_context(active_test=False)
-        incoming = {}
-        for payload in payloads:
-            if entity.is_current and not entity.is_current(payload):
-                continue
-            values = entity.to_values(payload)
-            values["sync_hash"] = _payload_digest(payload)
-            incoming[str(values[entity.key_field])] = values
+        """Store one page; a record that cannot be stored is skipped, not fatal.
+
+        The page is written in one go; should the database refuse it (a value
+        no check foresaw), each record is written alone so that only the
+        culprits are skipped, with their reason in the run's log.
+        """
+        incoming = self._map_payloads(entity, payloads, context)
         if not incoming:
             return
+        try:
+            with self.env.cr.savepoint():
+                done = self._upsert(entity, incoming, context)
+        except Exception:  # any failure: retried record by record below
+            self.env.invalidate_all()
+            done = [0, 0, 0]
+            stored = 0
+            for key, values in incoming.items():
+                try:
+                    with self.env.cr.savepoint():
+                        one = self._upsert(entity, {key: values}, context)
+                except Exception as error:  # noqa: BLE001 - skipped, reason on the run
+                    self.env.invalidate_all()
+                    context["skips"].append((entity.name, key, _reason(error)))
+                    continue
+                stored += 1
+                done = [a + b for a, b in zip(done, one, strict=True)]
+            if not stored and len(incoming) > 1:
+                # Nothing at all could be stored: the database, not the data.
+                raise
+        counts = context["counts"][entity.name]
+        for index, number in enumerate(done):
+            counts[index] += number
+
+    def _map_payloads(self, entity, payloads, context):
+        """Field values by key; payloads breaking the documented types are skipped."""
+        incoming = {}
+        for position, payload in enumerate(payloads, start=1):
+            try:
+                if entity.is_current and not entity.is_current(payload):
+                    continue
+                values = entity.to_values(payload)
+            except MappingError as error:
+                key = _key_of(payload, entity) or self.env._(
+                    "item %(position)s of a page", position=position
+                )
+                context["skips"].append((entity.name, key, str(error)))
+                continue
+            values["sync_hash"] = _payload_digest(payload)
+            incoming[values[entity.key_field]] = values
+        return incoming
+
+    def _upsert(self, entity, incoming, context):
+        """One search, one create, a write per changed record; returns the counts.
+
+        Works on copies: a failed attempt must leave ``incoming`` as it was
+        for the record-by-record retry.
+        """
+        account = self.account_id
+        model = self.env[entity.model].sudo().with_context(active_test=False)
         link_partners = entity.name == "customer" and account.create_partners
         fields_read = [entity.key_field, "sync_hash", "active"]
         existing = {
@@ -456,18 +570,18 @@ class BillwerkSyncRun(models.Model):
             return link_partners and not (existing.get(key) or {}).get("partner_id")
 
         changed = {
-            key: values
+            key: dict(values)
             for key, values in incoming.items()
             if key not in existing
             or existing[key]["sync_hash"] != values["sync_hash"]
             or needs_partner(key)
         }
+        counts = [0, 0, 0]
         if not changed:
-            return
+            return counts
         self._resolve_references(entity, list(changed.values()), context)
         if link_partners:
             self._link_partners([v for k, v in changed.items() if needs_partner(k)])
-        counts = context["counts"][entity.name]
         to_create = []
         for key, values in changed.items():
             if key in existing:
@@ -481,6 +595,7 @@ class BillwerkSyncRun(models.Model):
         if to_create:
             model.create(to_create)
             counts[0] += len(to_create)
+        return counts
 
     def _resolve_references(self, entity, values_list, context):
         """Turn codes and handles into ids: one search per kind for the batch."""

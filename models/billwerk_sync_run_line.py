@@ -9,6 +9,7 @@ class BillwerkSyncRunLine(models.Model):
     run_id = fields.Many2one(
         "billwerk.sync.run", required=True, ondelete="cascade", index=True
     )
+    company_id = fields.Many2one(related="run_id.company_id", store=True)
     sequence = fields.Integer()
     entity = fields.Selection(
         [

@@ -25,6 +25,13 @@ class BillwerkSyncedMixin(models.AbstractModel):
     active = fields.Boolean(default=True, readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     created = fields.Datetime(string="Created in Billwerk", readonly=True)
+    state_raw = fields.Char(
+        string="State in Billwerk",
+        readonly=True,
+        help="The state as Billwerk sent it; kept when it is one this version of "
+        "the connector does not know yet (shown as Other). Customers have "
+        "no state.",
+    )
     sync_hash = fields.Char(
         readonly=True, copy=False, help="Digest of the last payload applied."
     )

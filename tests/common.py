@@ -1,13 +1,16 @@
 """A TransactionCase with the bundled Billwerk sandbox served on 127.0.0.1."""
 
 import logging
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from unittest.mock import patch
 
+import psycopg2
+
+from odoo import sql_db
 from odoo.tests import TransactionCase, new_test_user
 
 from ..client.retry import Pacer, RetryPolicy
-from ..models.billwerk_account import BillwerkAccount
+from ..models.billwerk_account import LOCK_NAMESPACE, BillwerkAccount
 from ..sandbox.server import running_sandbox
 
 # Faults are provoked on purpose; waiting seconds between retries proves nothing.
@@ -59,6 +62,19 @@ class BillwerkSandboxCase(TransactionCase):
         )
         return wizard.action_check_key()
 
+    @classmethod
+    def store_key(cls, account=None, key=None):
+        """What the dialog stores after its check, without the dialog's lock.
+
+        A change holds the account's lock until its transaction ends, and a
+        test's transaction never ends: tests that need another worker to
+        hold the lock set the key up this way.
+        """
+        account = account or cls.account
+        key = key or cls.key
+        with account._make_client(key) as client:
+            account._store_api_key(key, client.account())
+
     def sync(self, account=None, mode="incremental", trigger="manual"):
         return self.env["billwerk.sync.run"]._run_for(
             account or self.account, trigger=trigger, mode=mode
@@ -68,6 +84,35 @@ class BillwerkSandboxCase(TransactionCase):
         domain = [("account_id", "=", (account or self.account).id)]
         domain += [(field, "=", value) for field, value in extra.items()]
         return self.env[model].with_context(active_test=False).search_count(domain)
+
+
+@contextmanager
+def lock_held_elsewhere(account):
+    """The account's sync lock, held by another connection (another worker).
+
+    Released explicitly before the connection closes: the server frees a
+    dead connection's locks only when its backend has exited, which is not
+    immediate, and a test must not depend on when that happens.
+    """
+    _name, dsn = sql_db.connection_info_for(account.env.cr.dbname)
+    other = psycopg2.connect(**dsn)
+    other.autocommit = True
+    try:
+        with other.cursor() as cr:
+            cr.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, account.id)
+            )
+            if not cr.fetchone()[0]:
+                # Never wait: the test's own transaction holds it (a change
+                # keeps it until the commit a test never makes).
+                raise AssertionError("the test transaction holds the lock already")
+        yield
+        with other.cursor() as cr:
+            cr.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, account.id)
+            )
+    finally:
+        other.close()
 
 
 class capture_all_logs:

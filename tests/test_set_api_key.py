@@ -107,7 +107,7 @@ class TestSetApiKey(BillwerkSandboxCase):
         self.sandbox.faults.broken_json_next(count=1, prefix="account")
         with self.assertRaises(UserError) as refusal:
             self.connect()
-        self.assertIn("not Billwerk's", str(refusal.exception))
+        self.assertIn("does not answer like Billwerk", str(refusal.exception))
         self.assert_unchanged()
 
     def test_same_account_replaces_the_key_without_a_question(self):

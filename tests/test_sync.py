@@ -3,14 +3,11 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from urllib.parse import parse_qs
 
-import psycopg2
-
-from odoo import sql_db
 from odoo.tests import tagged
 
 from ..mapping.money import minor_to_amount
-from ..models.billwerk_sync_run import LOCK_NAMESPACE, SyncAlreadyRunning
-from .common import BillwerkSandboxCase
+from ..models.billwerk_account import SyncAlreadyRunning
+from .common import BillwerkSandboxCase, lock_held_elsewhere
 
 SYNCED_TABLES = ("billwerk_plan", "billwerk_customer", "billwerk_subscription")
 
@@ -29,9 +26,9 @@ class TestSync(BillwerkSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["billwerk.set.api.key"].create(
-            {"account_id": cls.account.id, "api_key": cls.key}
-        ).action_check_key()
+        # Not through the dialog: its lock would last the whole class and
+        # the lock test needs another connection to take it.
+        cls.store_key()
         cls.first_run = cls.env["billwerk.sync.run"]._run_for(
             cls.account, trigger="manual"
         )
@@ -183,18 +180,13 @@ class TestSync(BillwerkSandboxCase):
         )  # one new (active), one expired
 
     def test_a_second_run_is_refused_while_one_holds_the_lock(self):
-        # Another worker: its own connection, outside Odoo's pool.
-        _name, dsn = sql_db.connection_info_for(self.env.cr.dbname)
-        other = psycopg2.connect(**dsn)
-        try:
-            with other.cursor() as cr:
-                cr.execute(
-                    "SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id)
-                )
-            with self.assertRaisesRegex(SyncAlreadyRunning, "already running"):
-                self.sync()
-        finally:
-            other.close()  # the worker dies: its lock goes with its connection
+        runs = self.env["billwerk.sync.run"].search_count([])
+        with (
+            lock_held_elsewhere(self.account),
+            self.assertRaisesRegex(SyncAlreadyRunning, "is running"),
+        ):
+            self.sync()
+        self.assertEqual(self.env["billwerk.sync.run"].search_count([]), runs)
         self.assertEqual(self.sync().state, "done")
 
     def test_a_run_left_running_by_a_dead_worker_is_closed(self):

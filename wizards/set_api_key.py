@@ -1,9 +1,16 @@
-from odoo import fields, models
-from odoo.exceptions import UserError, ValidationError
+from urllib.parse import urlsplit
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..client import errors as billwerk_errors
 from ..client.api_key import MAX_KEY_LENGTH, InvalidApiKey, normalize_api_key
 from ..mapping.entities import ENTITIES
+
+# What a user types into the dialog; the rest (the step, what Billwerk said
+# about the key) is the server's, so that the switch question cannot be
+# skipped by creating the dialog in its second step.
+USER_FIELDS = frozenset({"account_id", "api_key"})
 
 
 class BillwerkSetApiKey(models.TransientModel):
@@ -28,11 +35,56 @@ class BillwerkSetApiKey(models.TransientModel):
         [("key", "Key"), ("confirm_switch", "Confirm account switch")],
         default="key",
         required=True,
+        readonly=True,
     )
+    # What the question was about: the switch is done only if both still hold.
+    old_billwerk_id = fields.Char(readonly=True)
+    new_billwerk_id = fields.Char(readonly=True)
     new_account_name = fields.Char(readonly=True)
-    current_account_name = fields.Char(related="account_id.billwerk_name")
+    current_account_name = fields.Char(compute="_compute_current_account_name")
     synchronized_summary = fields.Text(readonly=True)
 
+    # -- who may set what --
+    def _check_user_values(self, vals):
+        if self.env.su:
+            return
+        refused = sorted(set(vals) - USER_FIELDS)
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "The Set API key dialog takes only the API key; the "
+                    "connector fills in the rest (%(fields)s).",
+                    fields=", ".join(refused),
+                )
+            )
+
+    @api.model
+    def default_get(self, fields_list):
+        defaults = super().default_get(fields_list)
+        if not self.env.su:
+            for name in set(defaults) - USER_FIELDS - {"step"}:
+                defaults.pop(name)
+            if "step" in fields_list:
+                defaults["step"] = "key"
+        return defaults
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_user_values(vals)
+        wizards = super().create(vals_list)
+        # Only an account the user may change: another company's is refused
+        # here, before its name or figures could be read through the dialog.
+        wizards.account_id.check_access("write")
+        return wizards
+
+    def write(self, vals):
+        self._check_user_values(vals)
+        if "account_id" in vals and not self.env.su:
+            raise AccessError(self.env._("The dialog's account cannot be changed."))
+        return super().write(vals)
+
+    # -- the key, never readable --
     def _compute_api_key(self):
         for wizard in self:
             wizard.api_key = False
@@ -45,6 +97,14 @@ class BillwerkSetApiKey(models.TransientModel):
                 else False
             )
             wizard.sudo().api_key_encrypted = token
+        # The value written stays in the cache and `web_save` would read it
+        # back into its answer: forget it, the compute says False.
+        self.invalidate_recordset(["api_key"])
+
+    def _compute_current_account_name(self):
+        # Not sudo: the user reads the name with their own rights.
+        for wizard in self:
+            wizard.current_account_name = wizard.account_id.billwerk_name
 
     def _read_key(self):
         token = self.sudo().api_key_encrypted
@@ -69,12 +129,32 @@ class BillwerkSetApiKey(models.TransientModel):
             "inner_space": self.env._(
                 "The API key contains a space. Copy it again from Billwerk."
             ),
+            "not_ascii": self.env._(
+                "The API key contains a character that no Billwerk key has "
+                "(keys are letters, digits and '_'). Copy it again from Billwerk."
+            ),
+            "public_key": self.env._(
+                "This is a public key; the connector needs the private key (priv_…)."
+            ),
         }[error.reason]
+
+    # -- asking Billwerk --
+    def _where(self):
+        """The API URL for administrators (without credentials), else nothing."""
+        if not self.env.is_system():
+            return ""
+        parts = urlsplit(self.account_id.sudo().api_url or "")
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return " " + self.env._(
+            "(API URL: %(url)s)",
+            url=parts._replace(netloc=host).geturl(),
+        )
 
     def _check_with_billwerk(self, key):
         """GET /account with the new key; any failure leaves everything as it was."""
         account = self.account_id
-        url = account.sudo().api_url
         try:
             with account._make_client(key) as client:
                 info = client.account()
@@ -88,18 +168,17 @@ class BillwerkSetApiKey(models.TransientModel):
         except billwerk_errors.NetworkError:
             raise UserError(
                 self.env._(
-                    "Billwerk could not be reached at %(url)s. Check the API URL "
+                    "Billwerk could not be reached%(where)s. Check the API URL "
                     "and this server's internet access, then try again.",
-                    url=url,
+                    where=self._where(),
                 )
             ) from None
-        except billwerk_errors.MalformedResponse:
-            raise UserError(
-                self.env._(
-                    "The answer from %(url)s is not Billwerk's. Check the API URL.",
-                    url=url,
-                )
-            ) from None
+        except (
+            billwerk_errors.MalformedResponse,
+            billwerk_errors.InvalidUrl,
+            billwerk_errors.UnexpectedRedirect,
+        ):
+            raise UserError(self._not_billwerk_message()) from None
         except billwerk_errors.BillwerkError as error:
             raise UserError(
                 self.env._(
@@ -109,14 +188,17 @@ class BillwerkSetApiKey(models.TransientModel):
                 )
             ) from None
         if not isinstance(info.get("id"), str) or not info["id"]:
-            raise UserError(
-                self.env._(
-                    "The answer from %(url)s is not Billwerk's. Check the API URL.",
-                    url=url,
-                )
-            )
+            raise UserError(self._not_billwerk_message())
         return info
 
+    def _not_billwerk_message(self):
+        return self.env._(
+            "The API URL does not answer like Billwerk%(where)s. An administrator "
+            "can check it on the Billwerk account screen.",
+            where=self._where(),
+        )
+
+    # -- the steps --
     def action_check_key(self):
         self.ensure_one()
         account = self.account_id
@@ -125,9 +207,11 @@ class BillwerkSetApiKey(models.TransientModel):
         switching = bool(account.billwerk_id) and account.billwerk_id != info["id"]
         counts = account._synchronized_counts() if switching else {}
         if any(counts.values()):
-            self.write(
+            self.sudo().write(
                 {
                     "step": "confirm_switch",
+                    "old_billwerk_id": account.billwerk_id,
+                    "new_billwerk_id": info["id"],
                     "new_account_name": info.get("name") or info.get("handle"),
                     "synchronized_summary": self._summary(counts),
                 }
@@ -141,6 +225,7 @@ class BillwerkSetApiKey(models.TransientModel):
                 "views": [(False, "form")],
                 "target": "new",
             }
+        account._lock_for_change()
         return self._apply(info, switching=switching)
 
     def _summary(self, counts):
@@ -161,15 +246,37 @@ class BillwerkSetApiKey(models.TransientModel):
         return self._confirmed_switch(purge=False)
 
     def _confirmed_switch(self, purge):
+        """Switch only what the question was about, asking Billwerk again.
+
+        The dialog may have stayed open while the key was revoked, or while
+        someone else switched the account: then nothing is deleted or moved.
+        """
         self.ensure_one()
-        self.account_id.check_access("write")
+        account = self.account_id
+        account.check_access("write")
         if self.step != "confirm_switch":
             raise UserError(self.env._("Check the API key first."))
-        # Asked again rather than trusted from the first step: the dialog may
-        # have stayed open while the key was revoked.
         key = self._read_key()
         info = self._check_with_billwerk(key)
-        account = self.account_id
+        account._lock_for_change()
+        if account.billwerk_id != self.old_billwerk_id:
+            raise UserError(
+                self.env._(
+                    "The Billwerk account was changed since the question was "
+                    "asked; nothing was deleted or moved. Set the API key again."
+                )
+            )
+        if info["id"] == account.billwerk_id:
+            # The same account after all: its data stays where it is.
+            return self._apply(info, switching=False, key=key)
+        if info["id"] != self.new_billwerk_id:
+            raise UserError(
+                self.env._(
+                    "The key now belongs to another Billwerk account than the "
+                    "one the question named; nothing was deleted or moved. "
+                    "Set the API key again."
+                )
+            )
         if purge:
             account._purge_synchronized_data()
         else:
@@ -177,6 +284,7 @@ class BillwerkSetApiKey(models.TransientModel):
         return self._apply(info, switching=True, key=key)
 
     def _apply(self, info, switching, key=None):
+        """Store the key; the caller holds the account's lock for the transaction."""
         account = self.account_id
         if switching:
             account._reset_sync_cursors()
