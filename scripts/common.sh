@@ -9,10 +9,37 @@ DB_USER="${BILLWERK_DB_USER:-billwerk_odoo}"
 
 say() { printf '%s\n' "$*" >&2; }
 
-odoo_src_ok() {
-    # An Odoo 18 source tree: ODOO_SRC/odoo/release.py says 18.
-    [ -n "${ODOO_SRC:-}" ] && [ -f "$ODOO_SRC/odoo/release.py" ] &&
-        grep -q "^version_info = (18, 0" "$ODOO_SRC/odoo/release.py"
+is_odoo18_tree() {
+    # An Odoo 18 source tree: $1/odoo/release.py says 18.0.
+    [ -f "$1/odoo/release.py" ] && grep -q "^version_info = (18, 0" "$1/odoo/release.py"
+}
+
+python_has_odoo18() {
+    "$1" -c 'import odoo.release as r, sys; sys.exit(r.version_info[:2] != (18, 0))' \
+        >/dev/null 2>&1
+}
+
+find_odoo18() {
+    # Where Odoo 18 is, in this order: $ODOO_SRC; an odoo that the Python
+    # building the venv imports and that says 18.0 (pip or Debian package);
+    # odoo* folders under /opt, the home folder and beside the checkout.
+    # Prints "tree PATH" or "python", or nothing; says where it looked.
+    local python="$1" candidate looked=()
+    if [ -n "${ODOO_SRC:-}" ]; then
+        is_odoo18_tree "$ODOO_SRC" && { echo "tree $ODOO_SRC"; return; }
+        say "ODOO_SRC=$ODOO_SRC is not an Odoo 18 source tree (no odoo/release.py saying 18.0)."
+        return 1
+    fi
+    looked+=("ODOO_SRC (not set)")
+    if python_has_odoo18 "$python"; then echo python; return; fi
+    looked+=("'import odoo' with $python")
+    for candidate in /opt/odoo* "${HOME:-/root}"/odoo* "$(dirname "$ROOT")"/odoo*; do
+        [ -d "$candidate" ] || continue
+        if is_odoo18_tree "$candidate"; then echo "tree $candidate"; return; fi
+        looked+=("$candidate")
+    done
+    looked+=("/opt/odoo*" "${HOME:-/root}/odoo*" "$(dirname "$ROOT")/odoo*")
+    say "No Odoo 18 found. Looked at: ${looked[*]}"
 }
 
 odoo_importable() {
@@ -99,4 +126,19 @@ http_interface = 127.0.0.1
 http_port = ${3:-8069}
 without_demo = all
 CONF
+}
+
+check_nothing_left_to_install() {
+    # Odoo's cron worker skips a database that has modules still "to install"
+    # (an auto-install module whose dependencies the Odoo tree lacks): no
+    # scheduled sync would ever run, silently. Say so, loudly.
+    local pending
+    pending="$(psql -U "$DB_USER" -d "$1" -Atc "SELECT string_agg(name || ' (' || state || ')', ', ')
+        FROM ir_module_module WHERE state IN ('to install', 'to upgrade', 'to remove')")"
+    if [ -n "$pending" ]; then
+        say "!! Database $1 has modules left to install or upgrade: $pending."
+        say "!! Odoo's scheduled actions skip such a database. Remove those modules from"
+        say "!! the Odoo tree's addons, or the addons their dependencies need, and retry."
+        return 1
+    fi
 }

@@ -5,7 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 odoo_importable || {
-    say "Odoo 18 is not installed in .venv: set ODOO_SRC and run scripts/setup.sh."
+    say "Odoo 18 is not installed in .venv: put an Odoo 18 source tree in /opt/odoo18"
+    say "(or set ODOO_SRC) and run scripts/setup.sh."
     exit 1
 }
 ensure_postgres
@@ -42,6 +43,7 @@ if ! psql -U "$DB_USER" -d postgres -Atc "select 1 from pg_database where datnam
     "$PY" "$ODOO_BIN" -c "$CONF" -d "$DB" -i billwerk_connector --stop-after-init \
         --log-level=warn
 fi
+check_nothing_left_to_install "$DB"
 BILLWERK_DEMO_URL="$SANDBOX_URL" BILLWERK_DEMO_KEY="$SANDBOX_KEY" \
     "$PY" "$ODOO_BIN" shell -c "$CONF" -d "$DB" --no-http --log-level=warn \
     <scripts/connect_demo.py

@@ -1,33 +1,42 @@
 #!/usr/bin/env bash
-# Create .venv with the addon's runtime, the test tools and, when ODOO_SRC
-# points at an Odoo 18 source tree, Odoo 18 and its requirements.
+# Create .venv with the addon's runtime, the test tools and, wherever an
+# Odoo 18 is found (see find_odoo18 in common.sh), Odoo 18 and its requirements.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 PYTHON="${PYTHON:-python3}"
-[ -x "$PY" ] || "$PYTHON" -m venv "$VENV"
+found="$(find_odoo18 "$PYTHON")" || exit 1
+venv_options=()
+# An Odoo installed into that Python (pip, Debian): the venv sees its packages.
+[ "$found" = python ] && venv_options+=(--system-site-packages)
+[ -x "$PY" ] || "$PYTHON" -m venv "${venv_options[@]}" "$VENV"
 "$PY" -m pip install -q --upgrade pip wheel
+site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+rm -f "$site/odoo18-src.pth" # found again below, or not at all
 
-if odoo_src_ok; then
-    say "Installing Odoo 18 requirements from $ODOO_SRC ..."
+case "$found" in
+"tree "*)
+    ODOO_TREE="${found#tree }"
+    say "Odoo 18: the source tree $ODOO_TREE. Installing its requirements ..."
     # python-ldap needs LDAP headers and serves only auth_ldap; psycopg2 is
     # replaced by its wheel. Old sdists pinned by Odoo still import
     # pkg_resources, which setuptools >= 70 no longer ships.
     filtered="$(mktemp)"
-    grep -v -i -E '^(python-ldap|psycopg2)\b' "$ODOO_SRC/requirements.txt" >"$filtered"
+    grep -v -i -E '^(python-ldap|psycopg2)\b' "$ODOO_TREE/requirements.txt" >"$filtered"
     constraints="$(mktemp)"
     echo 'setuptools<70' >"$constraints"
     "$PY" -m pip install -q --build-constraint "$constraints" -r "$filtered" psycopg2-binary
     rm -f "$filtered" "$constraints"
-    site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-    (cd "$ODOO_SRC" && pwd) >"$site/odoo18-src.pth"
-elif [ -n "${ODOO_SRC:-}" ]; then
-    say "ODOO_SRC=$ODOO_SRC is not an Odoo 18 source tree (no odoo/release.py saying 18.0)."
-    exit 1
-else
-    say "ODOO_SRC is not set: Odoo 18 is not installed, only the plain suite will run."
-    say "Point ODOO_SRC at an Odoo 18 source tree and run this again to add it."
-fi
+    (cd "$ODOO_TREE" && pwd) >"$site/odoo18-src.pth"
+    ;;
+python)
+    say "Odoo 18: the one $PYTHON imports ($("$PYTHON" -c 'import odoo, os; print(os.path.dirname(odoo.__file__))'))."
+    ;;
+*)
+    say "Odoo 18 is not installed: only the plain suite will run. Put an Odoo 18"
+    say "source tree in /opt/odoo18 (or set ODOO_SRC) and run this again."
+    ;;
+esac
 
 "$PY" -m pip install -q -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
 

@@ -1,4 +1,7 @@
 import socket
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
@@ -14,6 +17,32 @@ def _closed_port_url():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}/v1/"
+
+
+@contextmanager
+def _redirect_loop():
+    """A server on 127.0.0.1 that answers every request with a redirect to itself."""
+    hits = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/", hits
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @tagged("post_install", "-at_install")
@@ -160,6 +189,14 @@ class TestBadRecords(BillwerkSandboxCase):
         self.assertTrue(
             self.env["billwerk.customer"].search([("handle", "=", customer["handle"])])
         )
+
+    def test_a_redirecting_api_url_fails_the_run_in_words(self):
+        with _redirect_loop() as (url, hits):
+            self.account.api_url = url
+            run = self.sync()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("redirect", run.error_message)
+        self.assertEqual(len(hits), 1, "the redirect is never followed")
 
     def test_an_unexpected_error_ends_the_run_failed_with_words(self):
         with patch.object(
