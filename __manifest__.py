@@ -23,5 +23,10 @@
         "wizards/set_api_key_views.xml",
         "views/billwerk_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "billwerk_connector/static/src/scss/billwerk_account.scss",
+        ],
+    },
     "application": True,
 }

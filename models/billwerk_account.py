@@ -10,6 +10,7 @@ import psycopg2
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools.safe_eval import safe_eval
 
 from ..client.api_key import key_hint
 from ..client.http_client import DEFAULT_BASE_URL, BillwerkClient
@@ -140,6 +141,7 @@ class BillwerkAccount(models.Model):
     )
     last_sync_ended = fields.Datetime(compute="_compute_last_sync_run")
     last_sync_error = fields.Text(compute="_compute_last_sync_run")
+    sync_status = fields.Char(compute="_compute_last_sync_run")
 
     def init(self):
         # One current account per company; archived ones keep old data apart.
@@ -333,10 +335,16 @@ class BillwerkAccount(models.Model):
     def _configured_encryption_secret(self):
         return tools.config.get(ENCRYPTION_OPTION) or os.environ.get(ENCRYPTION_ENV)
 
+    @api.depends("billwerk_id")
     def _compute_last_sync_run(self):
         for account in self:
+            # The runs of *this* Billwerk account: after a switch, the previous
+            # account's "Done" must not stand beside the new one's zero figures.
             run = self.env["billwerk.sync.run"].search(
-                [("account_id", "=", account.id)],
+                [
+                    ("account_id", "=", account.id),
+                    ("billwerk_id", "=", account.billwerk_id or False),
+                ],
                 limit=1,
                 order="started desc, id desc",
             )
@@ -344,6 +352,44 @@ class BillwerkAccount(models.Model):
             account.last_sync_state = run.state
             account.last_sync_ended = run.ended
             account.last_sync_error = run.error_message
+            account.sync_status = account._sync_status(run)
+
+    def _sync_status(self, run):
+        """One sentence for the screen: where the synchronization stands."""
+        if not self.active:
+            return self.env._(
+                "Kept data of the Billwerk account %(name)s, as it was when the "
+                "company switched to another account. It is no longer synchronized.",
+                name=self.billwerk_name or "",
+            )
+        if self.connection_state != "connected":
+            return False
+        loaded = self.cursor_ids and all(
+            cursor.first_load_done
+            for cursor in self.cursor_ids
+            if cursor.range_name == "created"
+        )
+        if run.state == "running":
+            if loaded:
+                return self.env._("Synchronizing now…")
+            return self.env._(
+                "First load running: %(count)s records read so far.",
+                count=self._format_count(run.records_read),
+            )
+        if not loaded and not run:
+            return self.env._(
+                "First load pending: the scheduler starts it within a minute."
+            )
+        if not loaded:
+            return self.env._(
+                "First load interrupted; the next run resumes it where it stopped."
+            )
+        return False
+
+    def _format_count(self, number):
+        """``1,500`` in the user's language, as the screen's figures show it."""
+        lang = self.env["res.lang"]._lang_get(self.env.lang or "en_US")
+        return lang.format("%d", number, grouping=True)
 
     # -- opening the screen --
     @api.model
@@ -385,6 +431,28 @@ class BillwerkAccount(models.Model):
             "domain": [("account_id", "=", self.id)] + (domain or []),
             "context": {"create": False},
         }
+
+    @api.model
+    def _synced_records_action(self, xmlid):
+        """A Billwerk menu's list: the current account's records first.
+
+        Kept data (of an account switched away from) hides behind a filter;
+        the account column shows only where the user's companies have kept
+        data, so that a single-account user sees nothing new.
+        """
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        several = (
+            self.with_context(active_test=False).search_count(
+                [("company_id", "in", self.env.companies.ids)], limit=2
+            )
+            > 1
+        )
+        action["context"] = {
+            **safe_eval(action.get("context") or "{}"),
+            "search_default_filter_current_account": 1,
+            "billwerk_several_accounts": several,
+        }
+        return action
 
     def action_open_plans(self):
         return self._action_open_records("billwerk.plan", self.env._("Plans"))
@@ -511,6 +579,29 @@ class BillwerkAccount(models.Model):
             for entity in ENTITIES
         }
 
+    def _summary_of_data(self):
+        """The screen's figures, in its order and the user's number format."""
+        self.ensure_one()
+        figures = [
+            (self.plan_count, self.env._("plans")),
+            (self.subscription_count, self.env._("active subscriptions")),
+            (self.customer_count, self.env._("customer contracts")),
+            (self.invoice_count, self.env._("invoices")),
+        ]
+        text = ", ".join(
+            f"{self._format_count(count)} {label}" for count, label in figures
+        )
+        archived = sum(self._synchronized_counts().values()) - sum(
+            count for count, _label in figures
+        )
+        if archived:
+            text += self.env._(
+                "; also %(count)s archived records (deleted plans and customers, "
+                "ended subscriptions)",
+                count=self._format_count(archived),
+            )
+        return text
+
     def _purge_synchronized_data(self):
         """Delete every copied record and reset every cursor, in SQL.
 
@@ -532,7 +623,11 @@ class BillwerkAccount(models.Model):
         self.env.invalidate_all()
 
     def _detach_synchronized_data(self):
-        """Keep the old account's records apart, under an archived account."""
+        """Keep the old account's records apart, under an archived account.
+
+        The cursors and the event mark go along, so that switching back can
+        take the data back and go on from where it stopped.
+        """
         self.ensure_one()
         self.check_access("write")
         self.env.flush_all()
@@ -552,17 +647,56 @@ class BillwerkAccount(models.Model):
                 "billwerk_created": self.billwerk_created,
                 "api_key_hint": self.api_key_hint,
                 "connection_state": "not_connected",
+                "last_event_id": self.last_event_id,
+                "last_event_at": self.last_event_at,
             }
         )
-        for entity in ENTITIES:
-            table = self.env[entity.model]._table
+        self._move_synchronized_data(self, archive)
+        self._reset_sync_cursors()
+        return archive
+
+    def _kept_account_for(self, billwerk_id):
+        """The archived account holding this company's kept data of ``billwerk_id``."""
+        self.ensure_one()
+        return (
+            self.sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("company_id", "=", self.company_id.id),
+                    ("active", "=", False),
+                    ("billwerk_id", "=", billwerk_id),
+                ],
+                order="id desc",
+                limit=1,
+            )
+        )
+
+    def _take_back_kept_data(self, kept):
+        """Make ``kept``'s data this account's again, cursors included; drop ``kept``.
+
+        The next run then reads only what changed since the data was kept,
+        instead of loading everything again beside it.
+        """
+        self.ensure_one()
+        self.check_access("write")
+        self._reset_sync_cursors()
+        self._move_synchronized_data(kept, self)
+        self.sudo().write(
+            {"last_event_id": kept.last_event_id, "last_event_at": kept.last_event_at}
+        )
+        kept.sudo().unlink()
+
+    def _move_synchronized_data(self, source, target):
+        """Every copied record and cursor of ``source`` under ``target``, in SQL."""
+        self.env.flush_all()
+        tables = [self.env[entity.model]._table for entity in ENTITIES]
+        for table in (*tables, "billwerk_sync_cursor"):
             self.env.cr.execute(
                 f"UPDATE {table} SET account_id = %s WHERE account_id = %s",
-                (archive.id, self.id),
+                (target.id, source.id),
             )
-        self._reset_sync_cursors()
         self.env.invalidate_all()
-        return archive
 
     def _reset_sync_cursors(self):
         self.sudo().cursor_ids.unlink()

@@ -119,6 +119,10 @@ class BillwerkSyncRun(models.Model):
     skipped_count = fields.Integer(
         string="Skipped", help="Records Billwerk sent that could not be stored."
     )
+    records_read = fields.Integer(
+        help="Records read from Billwerk so far; saved with every page, so the "
+        "account screen shows a running first load's progress."
+    )
     created_count = fields.Integer(compute="_compute_totals", string="Created")
     updated_count = fields.Integer(compute="_compute_totals", string="Updated")
     archived_count = fields.Integer(compute="_compute_totals", string="Archived")
@@ -357,6 +361,7 @@ class BillwerkSyncRun(models.Model):
         for page in pages:
             with self.env.cr.savepoint():
                 self._apply(entity, page.content, context)
+                self._count_read(page.content)
             seen.update(filter(None, (_key_of(item, entity) for item in page.content)))
             self._commit()
         return seen
@@ -376,6 +381,7 @@ class BillwerkSyncRun(models.Model):
             with self.env.cr.savepoint():
                 self._apply(entity, page.content, context)
                 cursor.page_token = page.next_page_token or False
+                self._count_read(page.content)
             self._commit()
         high_water = self._from_billwerk_time(cursor.load_to)
         cursor.write(
@@ -401,6 +407,9 @@ class BillwerkSyncRun(models.Model):
                 self._apply(entity, page.content, context)
         cursor.high_water = now
         self._commit()
+
+    def _count_read(self, content):
+        self.records_read += len(content)
 
     def _from_billwerk_time(self, local_text):
         zone = self.account_id._billwerk_zone()

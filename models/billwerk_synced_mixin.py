@@ -22,6 +22,12 @@ class BillwerkSyncedMixin(models.AbstractModel):
     company_id = fields.Many2one(
         related="account_id.company_id", store=True, index=True, readonly=True
     )
+    account_active = fields.Boolean(
+        related="account_id.active",
+        string="Current account",
+        help="Off for the data kept from a Billwerk account the company switched "
+        "away from (its Odoo account is archived).",
+    )
     active = fields.Boolean(default=True, readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     created = fields.Datetime(string="Created in Billwerk", readonly=True)

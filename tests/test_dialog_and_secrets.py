@@ -1,5 +1,5 @@
 from odoo import api as odoo_api
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import config
 
@@ -123,7 +123,7 @@ class TestSecretsStayOut(BillwerkSandboxCase):
             with (
                 self.subTest(key=key[:6]),
                 capture_all_logs() as logs,
-                self.assertRaisesRegex(ValidationError, message) as refusal,
+                self.assertRaisesRegex(UserError, message) as refusal,
             ):
                 wizard.action_check_key()
             self.assertNotIn(key, str(refusal.exception) + logs.text)

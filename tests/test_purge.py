@@ -73,7 +73,12 @@ class TestPurge(BillwerkSandboxCase):
             {"account_id": self.account.id, "api_key": self.other_key}
         )
         wizard.action_check_key()
-        self.assertIn(f"{BULK_CUSTOMERS + 40} customer", wizard.synchronized_summary)
+        # The screen's figure (active customers), with its thousands separator.
+        self.assertIn(
+            f"{self.account.customer_count:,} customer contracts",
+            wizard.synchronized_summary,
+        )
+        self.assertGreater(self.account.customer_count, BULK_CUSTOMERS)
         wizard.action_switch_delete_data()
 
         self.assertEqual(sum(self.account._synchronized_counts().values()), 0)

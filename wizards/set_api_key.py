@@ -1,16 +1,15 @@
 from urllib.parse import urlsplit
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import AccessError, UserError
 
 from ..client import errors as billwerk_errors
 from ..client.api_key import MAX_KEY_LENGTH, InvalidApiKey, normalize_api_key
-from ..mapping.entities import ENTITIES
 
 # What a user types into the dialog; the rest (the step, what Billwerk said
 # about the key) is the server's, so that the switch question cannot be
 # skipped by creating the dialog in its second step.
-USER_FIELDS = frozenset({"account_id", "api_key"})
+USER_FIELDS = frozenset({"account_id", "api_key", "take_back_kept_data"})
 
 
 class BillwerkSetApiKey(models.TransientModel):
@@ -43,6 +42,17 @@ class BillwerkSetApiKey(models.TransientModel):
     new_account_name = fields.Char(readonly=True)
     current_account_name = fields.Char(compute="_compute_current_account_name")
     synchronized_summary = fields.Text(readonly=True)
+    current_has_data = fields.Boolean(readonly=True)
+    # Data kept from the new key's account at an earlier switch, if any.
+    kept_account_id = fields.Many2one("billwerk.account", readonly=True)
+    kept_summary = fields.Text(readonly=True)
+    take_back_kept_data = fields.Boolean(
+        string="Take the kept data back",
+        default=True,
+        help="Use the data kept when the company switched away from this "
+        "account, and read only what changed since; otherwise it stays apart "
+        "and everything is loaded again.",
+    )
 
     # -- who may set what --
     def _check_user_values(self, vals):
@@ -112,7 +122,7 @@ class BillwerkSetApiKey(models.TransientModel):
         try:
             return normalize_api_key(raw)
         except InvalidApiKey as error:
-            raise ValidationError(self._invalid_key_message(error, raw)) from None
+            raise UserError(self._invalid_key_message(error, raw)) from None
 
     def _invalid_key_message(self, error, raw):
         return {
@@ -204,16 +214,20 @@ class BillwerkSetApiKey(models.TransientModel):
         account = self.account_id
         account.check_access("write")
         info = self._check_with_billwerk(self._read_key())
-        switching = bool(account.billwerk_id) and account.billwerk_id != info["id"]
-        counts = account._synchronized_counts() if switching else {}
-        if any(counts.values()):
+        switching = account.billwerk_id != info["id"]
+        has_data = switching and any(account._synchronized_counts().values())
+        kept = account._kept_account_for(info["id"]) if switching else account.browse()
+        if has_data or kept:
             self.sudo().write(
                 {
                     "step": "confirm_switch",
                     "old_billwerk_id": account.billwerk_id,
                     "new_billwerk_id": info["id"],
                     "new_account_name": info.get("name") or info.get("handle"),
-                    "synchronized_summary": self._summary(counts),
+                    "current_has_data": has_data,
+                    "synchronized_summary": has_data and account._summary_of_data(),
+                    "kept_account_id": kept.id,
+                    "kept_summary": kept and kept._summary_of_data(),
                 }
             )
             return {
@@ -226,18 +240,7 @@ class BillwerkSetApiKey(models.TransientModel):
                 "target": "new",
             }
         account._lock_for_change()
-        return self._apply(info, switching=switching)
-
-    def _summary(self, counts):
-        labels = {
-            "billwerk.plan": self.env._("plans"),
-            "billwerk.customer": self.env._("customer contracts"),
-            "billwerk.subscription": self.env._("subscriptions"),
-            "billwerk.invoice": self.env._("invoices"),
-        }
-        return ", ".join(
-            f"{counts[entity.model]} {labels[entity.model]}" for entity in ENTITIES
-        )
+        return self._apply(info, switching=switching and bool(account.billwerk_id))
 
     def action_switch_delete_data(self):
         return self._confirmed_switch(purge=True)
@@ -279,9 +282,13 @@ class BillwerkSetApiKey(models.TransientModel):
             )
         if purge:
             account._purge_synchronized_data()
-        else:
+        elif any(account._synchronized_counts().values()):
             account._detach_synchronized_data()
-        return self._apply(info, switching=True, key=key)
+        result = self._apply(info, switching=True, key=key)
+        kept = self.kept_account_id.sudo().with_context(active_test=False)
+        if self.take_back_kept_data and kept.exists() and not kept.active:
+            account._take_back_kept_data(kept)
+        return result
 
     def _apply(self, info, switching, key=None):
         """Store the key; the caller holds the account's lock for the transaction."""
