@@ -649,13 +649,18 @@ class BillwerkSyncRun(models.Model):
         missing = {code for code in codes if code and code not in cache}
         if not missing:
             return
-        for row in (
+        records = (
             self.env[model]
             .sudo()
             .with_context(active_test=False)
-            .search_read([(code_field, "in", list(missing))], [code_field])
-        ):
-            cache[row[code_field]] = row["id"]
+            .search([(code_field, "in", list(missing))])
+        )
+        if model == "res.currency":
+            # Odoo formats amounts (symbol, decimals) only in active
+            # currencies: a currency Billwerk bills in is one the company uses.
+            records.filtered(lambda currency: not currency.active).active = True
+        for record in records:
+            cache[record[code_field]] = record.id
         for code in missing:
             cache.setdefault(code, False)
 

@@ -103,6 +103,8 @@ class TestSync(BillwerkSandboxCase):
             )
             self.assertEqual(invoice.state, truth["state"])
         self.assertIn("JPY", currencies, "a zero-decimal currency is exercised")
+        # Amounts show their currency's symbol and decimals only if it is active.
+        self.assertTrue(all(invoices.currency_id.mapped("active")))
         subscriptions = (
             self.env["billwerk.subscription"]
             .with_context(active_test=False)
