@@ -27,6 +27,9 @@
         "web.assets_backend": [
             "billwerk_connector/static/src/scss/billwerk_account.scss",
         ],
+        "web.assets_tests": [
+            "billwerk_connector/static/tests/tours/billwerk_account_tour.js",
+        ],
     },
     "application": True,
 }

@@ -29,7 +29,12 @@ class BillwerkSubscription(models.Model):
         readonly=True,
         index=True,
     )
-    is_cancelled = fields.Boolean(string="Cancelled", readonly=True)
+    is_cancelled = fields.Boolean(
+        string="Ends at period end",
+        readonly=True,
+        help="Cancelled in Billwerk: the subscription ends at the end of the current "
+        "period (its Expires date) instead of renewing.",
+    )
     amount = fields.Monetary(readonly=True)
     quantity = fields.Integer(readonly=True)
     activated = fields.Datetime(readonly=True)

@@ -56,6 +56,9 @@ def main(argv=None):
         retry_after=args.retry_after,
         verbose=args.verbose,
     )
+    # Before the first line is printed: whoever read it may stop us at once.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
     server.start()
     # Standard output is this command's interface (run.sh reads it).
     print(f"url\t{server.url}", flush=True)  # pylint: disable=print-used
@@ -71,8 +74,6 @@ def main(argv=None):
             )
         )
         print(line, flush=True)  # pylint: disable=print-used
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
     try:
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.wait(0.5):

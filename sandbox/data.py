@@ -1,4 +1,9 @@
-"""Generated sandbox accounts: the same seed and sizes always give identical JSON.
+"""Generated sandbox accounts: the same seed, sizes and anchor give identical JSON.
+
+The data covers about three years and ends at the *anchor*: by default the start of
+the current UTC day, so lists, graphs and "this month" filters look like a live
+account. Only the time span follows the anchor; a test that needs the very same
+data on another day passes ``anchor=`` explicitly.
 
 Every timestamp is a fixed-width UTC string (``2025-03-01T10:00:00.000+00:00``), so
 string order is time order; the server sorts and pages on these strings directly.
@@ -10,11 +15,47 @@ import math
 import random
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
-DEFAULT_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def day_anchor(when=None):
+    """Start of ``when``'s UTC day (a datetime or date; default: now, in UTC).
+
+    Generated data ends just before this moment. Whole days keep a seed's data
+    the same all day long while it still reaches "today".
+    """
+    if when is None:
+        when = datetime.now(UTC)
+    elif not isinstance(when, datetime):
+        when = datetime(when.year, when.month, when.day, tzinfo=UTC)
+    elif when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def resolve_anchor(anchor=None, clock=None):
+    """Where a generation ends, as an aware UTC datetime.
+
+    ``anchor`` is kept as given (a date means its UTC midnight, a naive datetime
+    is UTC); without one the data ends at the start of today: today by
+    ``clock`` (anything with ``now()``, like the sandbox server's clock), else
+    by ``datetime.now`` in UTC.
+    """
+    if anchor is None:
+        return day_anchor(clock.now() if clock is not None else None)
+    if isinstance(anchor, date) and not isinstance(anchor, datetime):
+        return day_anchor(anchor)
+    if anchor.tzinfo is None:
+        anchor = anchor.replace(tzinfo=UTC)
+    return anchor.astimezone(UTC)
+
+
+# Today at import time: the server's default (see ``SandboxServer``), so every
+# sandbox of one process, tests included, generates the same span.
+DEFAULT_ANCHOR = day_anchor()
 
 ENTITIES = ("plan", "subscription", "customer", "invoice")
 PLAN_STATES = ("active", "superseded", "deleted")
@@ -405,12 +446,18 @@ def generate_account(
     plans=8,
     subscriptions=None,
     invoices=None,
-    anchor=DEFAULT_ANCHOR,
+    anchor=None,
     events=True,
+    clock=None,
 ):
-    """Build one account's data; identical arguments give identical data."""
+    """Build one account's data; identical arguments give identical data.
+
+    The data ends at ``anchor``; without one at the start of today, by ``clock``
+    when given (an object with ``now()``), else in UTC (see ``resolve_anchor``).
+    """
     template = dict(template or account_template(index))
     sizes = default_sizes(customers, plans, subscriptions, invoices)
+    anchor = resolve_anchor(anchor, clock)
     return _Builder(seed, index, template, sizes, anchor, events).build()
 
 

@@ -11,6 +11,7 @@ venv_options=()
 [ "$found" = python ] && venv_options+=(--system-site-packages)
 [ -x "$PY" ] || "$PYTHON" -m venv "${venv_options[@]}" "$VENV"
 "$PY" -m pip install -q --upgrade pip wheel
+mkdir -p "$VAR"
 site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 rm -f "$site/odoo18-src.pth" # found again below, or not at all
 
@@ -40,7 +41,20 @@ esac
 
 "$PY" -m pip install -q -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
 
+# The Odoo suite's browser tour runs in Debian's Chromium (HttpCase); Odoo
+# skips it where no Chromium is found, and the test command says so.
+if [ "$found" != "" ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing Debian's chromium for the browser tour ..."
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+            >"$VAR/apt-chromium.log" 2>&1 ||
+            say "Could not install chromium ($VAR/apt-chromium.log): the browser tour will be skipped."
+    else
+        say "No chromium: the browser tour will be skipped (apt-get install chromium)."
+    fi
+fi
+
 # Odoo finds addons by folder name: expose this checkout as billwerk_connector.
-mkdir -p "$ADDONS_LINK_DIR" "$VAR"
+mkdir -p "$ADDONS_LINK_DIR"
 ln -sfn "$ROOT" "$ADDONS_LINK_DIR/billwerk_connector"
 if odoo_importable; then say "Set up with Odoo 18."; else say "Set up without Odoo."; fi

@@ -34,7 +34,9 @@ cleanup() {
     rm -rf "$CONF" "$INSTALL_LOG" "$VAR/data/filestore/$DB"
 }
 trap cleanup EXIT
-write_odoo_config "$CONF" "$DB"
+# The browser tour needs Odoo's HTTP server: a free port, not run.sh's 8069.
+HTTP_PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+write_odoo_config "$CONF" "$DB" "$HTTP_PORT"
 
 # The addon must install without a warning or an error of its own.
 "$PY" "$(odoo_bin)" -c "$CONF" -d "$DB" -i billwerk_connector --stop-after-init \
@@ -53,7 +55,7 @@ say "billwerk_connector installed cleanly in $DB, nothing left to install."
 # Paths through the billwerk_connector link: pytest-odoo names test modules
 # odoo.addons.<folder name>.tests..., and a checkout may be called anything.
 ADDON="$ADDONS_LINK_DIR/billwerk_connector"
-"$PY" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning \
+"$PY" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning --odoo-http \
     --odoo-config "$CONF" --odoo-database "$DB" \
     --rootdir "$ADDON" --ignore "$ADDON/tests/plain" "$ADDON/tests" -q
 

@@ -8,3 +8,4 @@ from . import test_sync_robustness
 from . import test_switch_back
 from . import test_purge
 from . import test_partners
+from . import test_tour

@@ -19,6 +19,7 @@ from client.http_client import EARLIEST_FROM, BillwerkClient
 from client.retry import Pacer, RetryPolicy
 from sandbox.server import running_sandbox
 
+LATE = "2100-01-01"  # after all the data, whatever day the sandbox ends on
 FAST_RETRIES = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, budget=5)
 
 
@@ -78,24 +79,24 @@ def test_paging_ten_thousand_customers_returns_each_exactly_once(sandbox):
 
 def test_every_page_sends_an_explicit_from_and_unchanged_parameters(sandbox):
     with make_client(sandbox) as client:
-        pages = list(client.iter_list("customer", date_to="2026-01-01"))
+        pages = list(client.iter_list("customer", date_to=LATE))
     queries = list_queries(sandbox, "customer")
     assert len(queries) == len(pages) > 1
     for query in queries:
         assert query["from"] == [EARLIEST_FROM]
         assert query["size"] == ["100"]
-        assert query["to"] == ["2026-01-01"]
+        assert query["to"] == [LATE]
     assert "next_page_token" not in queries[0]
     assert all("next_page_token" in query for query in queries[1:])
 
 
 def test_a_read_resumes_from_a_saved_page_token(sandbox):
     with make_client(sandbox) as client:
-        pages = client.iter_list("customer", date_to="2026-01-01")
+        pages = client.iter_list("customer", date_to=LATE)
         first = next(pages)
         seen = {c["handle"] for c in first.content}
         resumed = client.iter_list(
-            "customer", date_to="2026-01-01", page_token=first.next_page_token
+            "customer", date_to=LATE, page_token=first.next_page_token
         )
         for page in resumed:
             seen.update(c["handle"] for c in page.content)

@@ -19,7 +19,14 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from sandbox.data import INVOICE_STATES, PLAN_STATES, SUBSCRIPTION_STATES
+from sandbox.data import (
+    INVOICE_STATES,
+    PLAN_STATES,
+    SUBSCRIPTION_STATES,
+    UTC,
+    day_anchor,
+    generate_account,
+)
 from sandbox.server import SandboxServer, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +201,90 @@ def test_same_seed_gives_identical_data_and_answers():
     assert answers[0] == answers[1]
 
 
+def _past_stamps(account):
+    """Every generated timestamp that tells of something that already happened."""
+    stamps = [account.created]
+    for customer in account.customers.values():
+        stamps += [customer["created"], customer["deleted"]]
+    for versions in account.plan_versions.values():
+        stamps += [
+            stamp for row in versions for stamp in (row["created"], row["deleted"])
+        ]
+    for sub in account.subscriptions.values():
+        stamps += [sub["created"], sub["activated"], sub["expired_date"]]
+    for invoice in account.invoices.values():
+        stamps += [invoice["created"], invoice["settled"]]
+    stamps += [event["created"] for event in account.events]
+    return [stamp for stamp in stamps if stamp]
+
+
+def _stamp(value):
+    """A datetime the way the sandbox writes timestamps (comparable as strings)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def test_data_runs_up_to_today_by_default_and_never_past_the_clock():
+    server = SandboxServer(seed=7, customers=60)
+    today = datetime.now(UTC).date()
+    assert server.anchor.date() in (today, today - timedelta(days=1))  # midnight
+    assert server.anchor == day_anchor(server.anchor)
+    now = server.clock.now()
+    assert timedelta(0) <= now - server.anchor <= timedelta(days=1, minutes=5)
+    for account in server.accounts:
+        stamps = _past_stamps(account)
+        assert max(stamps) < _stamp(server.anchor) <= _stamp(now)
+        assert min(stamps) == account.created
+        # a live account: invoices of the last weeks, about three years of history
+        newest = datetime.fromisoformat(
+            max(account.invoices[i]["created"] for i in account.invoices)
+        )
+        assert server.anchor - newest < timedelta(days=31)
+        oldest = datetime.fromisoformat(account.created)
+        assert timedelta(days=3 * 365 - 31) < server.anchor - oldest
+        assert server.anchor - oldest < timedelta(days=3 * 365 + 31)
+    pending = [
+        sub
+        for sub in server.accounts[0].subscriptions.values()
+        if sub["state"] == "pending"
+    ]
+    assert pending
+    assert all(sub["start_date"] > _stamp(now) for sub in pending)
+
+
+def test_same_seed_and_anchor_give_the_same_data_on_any_day():
+    """Only the time span follows the anchor: a date, a datetime or a clock."""
+
+    class Clock:
+        def __init__(self, when):
+            self.when = when
+
+        def now(self):
+            return self.when
+
+    def snapshot(**options):
+        return json.dumps(generate_account(7, 0, customers=40, **options).snapshot())
+
+    from_date = snapshot(anchor=datetime(2024, 3, 1).date())
+    assert from_date == snapshot(anchor=datetime(2024, 3, 1, tzinfo=UTC))
+    assert from_date == snapshot(anchor=datetime(2024, 3, 1))  # naive is UTC
+    assert from_date == snapshot(clock=Clock(datetime(2024, 3, 1, 17, 5, tzinfo=UTC)))
+    assert from_date != snapshot(anchor=datetime(2024, 3, 2, tzinfo=UTC))
+    before = day_anchor()
+    today = json.dumps(generate_account(7, 0, customers=40).snapshot())
+    if day_anchor() == before:  # not across midnight
+        assert today == snapshot(anchor=before)
+    later = generate_account(
+        7, 0, customers=40, anchor=datetime(2031, 7, 1, tzinfo=UTC)
+    )
+    earlier = generate_account(
+        7, 0, customers=40, anchor=datetime(2024, 3, 1, tzinfo=UTC)
+    )
+    assert later.key == earlier.key and set(later.customers) == set(earlier.customers)
+    assert max(_past_stamps(earlier)) < "2024-03-01"
+    assert "2031-06-01" < max(_past_stamps(later)) < "2031-07-01"
+    assert "2028-05" < later.created < "2028-08"
+
+
 def test_relations_and_amounts_are_consistent(server):
     for account in server.accounts:
         plans = account.plan_versions
@@ -313,12 +404,14 @@ def test_from_defaults_to_one_month_before_to_in_account_time_zone(fresh):
 
 
 def test_page_token_only_works_with_the_same_other_parameters(server):
-    base = {"size": 10, "from": EARLY, "to": "2026-01-01"}
+    day = server.anchor.date()
+    base = {"size": 10, "from": EARLY, "to": day.isoformat()}
     token = _json(call(server, "list/customer", base))["next_page_token"]
     assert (
         call(server, "list/customer", {**base, "next_page_token": token}).status == 200
     )
-    for change in ({"size": 20}, {"to": "2025-12-31"}, {"from": "2001-01-01"}):
+    earlier = (day - timedelta(days=1)).isoformat()
+    for change in ({"size": 20}, {"to": earlier}, {"from": "2001-01-01"}):
         params = {**base, **change, "next_page_token": token}
         assert_error(call(server, "list/customer", params), 400, 3)
     params = {**base, "email": "x@example.com", "next_page_token": token}
