@@ -2,6 +2,8 @@
 
 Needs Debian's chromium and chromium-driver and `pip install selenium`:
     python scripts/screenshots.py [http://127.0.0.1:8069]
+It changes nothing: the switch question is asked with the sandbox's second
+key (from .venv/var/sandbox.out) and cancelled.
 """
 
 import sys
@@ -13,11 +15,22 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
+ROOT = Path(__file__).resolve().parent.parent
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8069"
-OUT = Path(__file__).resolve().parent.parent / "static" / "description"
+OUT = ROOT / "static" / "description"
+SANDBOX_OUT = ROOT / ".venv" / "var" / "sandbox.out"
 
 
-def main():
+def second_key():
+    accounts = [
+        line.split("\t")
+        for line in SANDBOX_OUT.read_text().splitlines()
+        if line.startswith("account\t")
+    ]
+    return accounts[1][1]
+
+
+def start_browser():
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in (
@@ -31,29 +44,47 @@ def main():
     ):
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
-    browser = webdriver.Chrome(options=options, service=service)
+    return webdriver.Chrome(options=options, service=service)
+
+
+def main():
+    browser = start_browser()
     wait = WebDriverWait(browser, 30)
+
+    def present(selector):
+        return wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, selector)))
+
+    def shoot(name):
+        time.sleep(1.5)  # let the fonts and the figures settle
+        browser.save_screenshot(str(OUT / name))
+
     try:
         browser.get(f"{BASE}/web/login")
         wait.until(ready.element_to_be_clickable((By.NAME, "login")))
         browser.find_element(By.NAME, "login").send_keys("admin")
         browser.find_element(By.NAME, "password").send_keys("admin")
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(
-            ready.presence_of_element_located((By.CSS_SELECTOR, ".o_main_navbar"))
-        )
-        browser.get(
-            f"{BASE}/odoo/action-billwerk_connector.action_billwerk_account_open"
-        )
-        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".o_form_view")))
-        time.sleep(1.5)
-        browser.save_screenshot(str(OUT / "screen_account.png"))
+        present(".o_main_navbar")
+        account = f"{BASE}/odoo/action-billwerk_connector.action_billwerk_account_open"
+        browser.get(account)
+        present(".o_form_view .o_stat_value")
+        shoot("screen_account.png")
+
         browser.find_element(By.NAME, "action_open_set_api_key").click()
-        wait.until(
-            ready.presence_of_element_located((By.CSS_SELECTOR, ".modal-dialog"))
-        )
-        time.sleep(1)
-        browser.save_screenshot(str(OUT / "screen_set_api_key.png"))
+        key_input = present(".modal .o_field_widget[name=api_key] input")
+        shoot("screen_set_api_key.png")
+        key_input.send_keys(second_key())
+        browser.find_element(By.CSS_SELECTOR, ".modal button[name=action_check_key]").click()
+        present(".modal button[name=action_switch_delete_data]")
+        shoot("screen_switch_question.png")
+        browser.find_element(By.CSS_SELECTOR, ".modal .modal-footer .btn-secondary").click()
+
+        browser.get(f"{BASE}/odoo/action-billwerk_connector.action_billwerk_invoice_open")
+        present(".o_list_view .o_data_row")
+        shoot("screen_invoices.png")
+        browser.get(f"{BASE}/odoo/action-billwerk_connector.action_billwerk_sync_run")
+        present(".o_list_view .o_data_row")
+        shoot("screen_sync_history.png")
     finally:
         browser.quit()
 
