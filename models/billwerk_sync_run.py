@@ -151,6 +151,14 @@ class BillwerkSyncRun(models.Model):
     def _run_for(self, account, trigger, mode="incremental"):
         """Run one sync of ``account`` unless something else holds its lock."""
         account.check_access("write")
+        if not account.active:
+            raise UserError(
+                self.env._(
+                    "%(account)s is archived: it keeps the data of a previous "
+                    "Billwerk account and is no longer synchronized.",
+                    account=account.display_name,
+                )
+            )
         with account._sync_locks():
             # Users may trigger a run but only the sync writes its log and copies.
             runs = self.sudo()

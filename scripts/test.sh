@@ -55,7 +55,8 @@ say "billwerk_connector installed cleanly in $DB, nothing left to install."
 # Paths through the billwerk_connector link: pytest-odoo names test modules
 # odoo.addons.<folder name>.tests..., and a checkout may be called anything.
 ADDON="$ADDONS_LINK_DIR/billwerk_connector"
-"$PY" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning --odoo-http \
+# -rs: a skipped test (the browser tour without Chromium) says why.
+"$PY" -m pytest -p no:cacheprovider -W ignore::DeprecationWarning --odoo-http -rs \
     --odoo-config "$CONF" --odoo-database "$DB" \
     --rootdir "$ADDON" --ignore "$ADDON/tests/plain" "$ADDON/tests" -q
 

@@ -93,6 +93,13 @@ class TestAccountProtection(BillwerkSandboxCase):
         self.account.with_user(self.admin).action_unarchive()
         self.assertTrue(self.account.active)
 
+    def test_an_archived_account_is_never_synchronized(self):
+        self.connect()
+        self.account.active = False
+        with self.assertRaisesRegex(UserError, "archived"):
+            self.as_member(self.account).action_sync_now()
+        self.assertFalse(self.account.sync_run_ids)
+
     def test_import_cannot_set_the_api_url(self):
         self.account.active = False
         self.env.flush_all()
