@@ -52,7 +52,11 @@ def main():
     wait = WebDriverWait(browser, 30)
 
     def present(selector):
-        return wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, selector)))
+        located = ready.presence_of_element_located((By.CSS_SELECTOR, selector))
+        return wait.until(located)
+
+    def click(selector):
+        browser.find_element(By.CSS_SELECTOR, selector).click()
 
     def shoot(name):
         time.sleep(1.5)  # let the fonts and the figures settle
@@ -74,12 +78,12 @@ def main():
         key_input = present(".modal .o_field_widget[name=api_key] input")
         shoot("screen_set_api_key.png")
         key_input.send_keys(second_key())
-        browser.find_element(By.CSS_SELECTOR, ".modal button[name=action_check_key]").click()
+        click(".modal button[name=action_check_key]")
         present(".modal button[name=action_switch_delete_data]")
         shoot("screen_switch_question.png")
-        browser.find_element(By.CSS_SELECTOR, ".modal .modal-footer .btn-secondary").click()
+        click(".modal .modal-footer .btn-secondary")
 
-        browser.get(f"{BASE}/odoo/action-billwerk_connector.action_billwerk_invoice_open")
+        browser.get(f"{BASE}/odoo/action-billwerk_connector.action_billwerk_invoice")
         present(".o_list_view .o_data_row")
         shoot("screen_invoices.png")
         browser.get(f"{BASE}/odoo/action-billwerk_connector.action_billwerk_sync_run")
