@@ -83,7 +83,8 @@ def main():
         shoot("screen_switch_question.png")
         click(".modal .modal-footer .btn-secondary")
 
-        browser.get(f"{BASE}/odoo/action-billwerk_connector.action_billwerk_invoice")
+        invoices = "action-billwerk_connector.action_billwerk_invoice_open"
+        browser.get(f"{BASE}/odoo/{invoices}")
         present(".o_list_view .o_data_row")
         shoot("screen_invoices.png")
         browser.get(f"{BASE}/odoo/action-billwerk_connector.action_billwerk_sync_run")
