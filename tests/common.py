@@ -54,6 +54,24 @@ class BillwerkSandboxCase(TransactionCase):
         super().setUp()
         self.sandbox.reset()
 
+    def accountant_of(self, company, login):
+        """A member of the group who works in ``company`` only."""
+        return new_test_user(
+            self.env,
+            login=login,
+            groups="base.group_user,billwerk_connector.group_billwerk_account",
+            company_id=company.id,
+            company_ids=[company.id],
+        )
+
+    def dialog(self, key, account=None):
+        """The Set API key dialog, opened and filled in by the accountant."""
+        return (
+            self.env["billwerk.set.api.key"]
+            .with_user(self.billwerk_user)
+            .create({"account_id": (account or self.account).id, "api_key": key})
+        )
+
     def connect(self, account=None, key=None):
         """Set a key through the dialog, as a user does."""
         account = account or self.account

@@ -74,13 +74,7 @@ class TestAccess(BillwerkSandboxCase):
 
     def test_screen_is_created_on_first_open_one_per_company(self):
         company = self.env["res.company"].create({"name": "Second company"})
-        user = new_test_user(
-            self.env,
-            login="second_company_accountant",
-            groups="base.group_user,billwerk_connector.group_billwerk_account",
-            company_id=company.id,
-            company_ids=[company.id],
-        )
+        user = self.accountant_of(company, "second_company_accountant")
         accounts = self.env["billwerk.account"].with_user(user)
         first = accounts.action_open_current_company_account()["res_id"]
         second = accounts.action_open_current_company_account()["res_id"]

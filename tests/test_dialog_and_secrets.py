@@ -75,13 +75,7 @@ class TestSwitchQuestionCannotBeSkipped(BillwerkSandboxCase):
 
     def test_sync_run_counts_follow_the_company_rule(self):
         company = self.env["res.company"].create({"name": "Elsewhere"})
-        outsider = new_test_user(
-            self.env,
-            login="elsewhere_accountant",
-            groups="base.group_user,billwerk_connector.group_billwerk_account",
-            company_id=company.id,
-            company_ids=[company.id],
-        )
+        outsider = self.accountant_of(company, "elsewhere_accountant")
         lines = self.env["billwerk.sync.run.line"].with_user(outsider)
         self.assertFalse(lines.search([]))
         with self.assertRaises(AccessError):

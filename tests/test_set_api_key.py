@@ -132,11 +132,7 @@ class TestSetApiKey(BillwerkSandboxCase):
         self.connect()
         self.sync()
         old_id = self.account.billwerk_id
-        wizard = (
-            self.env["billwerk.set.api.key"]
-            .with_user(self.billwerk_user)
-            .create({"account_id": self.account.id, "api_key": self.other_key})
-        )
+        wizard = self.dialog(self.other_key)
         with capture_all_logs() as logs:
             action = wizard.action_check_key()
         self.assertNotIn(self.other_key, logs.text)

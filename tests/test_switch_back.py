@@ -10,11 +10,7 @@ class TestSwitchAndBack(BillwerkSandboxCase):
     sandbox_options = {"customers": 300, "plans": 4, "invoices": 1200}
 
     def switch(self, key, keep=True, take_back=True):
-        wizard = (
-            self.env["billwerk.set.api.key"]
-            .with_user(self.billwerk_user)
-            .create({"account_id": self.account.id, "api_key": key})
-        )
+        wizard = self.dialog(key)
         wizard.action_check_key()
         if wizard.step == "confirm_switch":
             wizard.take_back_kept_data = take_back
@@ -78,11 +74,7 @@ class TestSwitchAndBack(BillwerkSandboxCase):
     def test_the_question_uses_the_screens_figures_and_names_what_is_deleted(self):
         self.connect()
         self.sync()
-        wizard = (
-            self.env["billwerk.set.api.key"]
-            .with_user(self.billwerk_user)
-            .create({"account_id": self.account.id, "api_key": self.other_key})
-        )
+        wizard = self.dialog(self.other_key)
         wizard.action_check_key()
         plans, subscriptions, customers, invoices = self.screen_figures()
         self.assertTrue(

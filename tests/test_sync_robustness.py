@@ -50,11 +50,7 @@ class TestSwitchWhileARunHoldsTheLock(BillwerkSandboxCase):
     def start_switch(self):
         self.store_key()
         self.sync()
-        wizard = (
-            self.env["billwerk.set.api.key"]
-            .with_user(self.billwerk_user)
-            .create({"account_id": self.account.id, "api_key": self.other_key})
-        )
+        wizard = self.dialog(self.other_key)
         wizard.action_check_key()
         self.assertEqual(wizard.step, "confirm_switch")
         return wizard
