@@ -48,10 +48,19 @@ odoo_importable() {
 }
 
 odoo_bin() {
-    # setup/odoo-bin in a source tree; the .pth file makes `odoo` importable.
+    # setup/odoo-bin (or odoo-bin) of a source tree; for a pip or Debian
+    # install, a launcher of our own doing what odoo-bin does.
     local src
     src="$("$PY" -c 'import odoo, os; print(os.path.dirname(os.path.dirname(odoo.__file__)))')"
-    if [ -f "$src/odoo-bin" ]; then echo "$src/odoo-bin"; else echo "$src/setup/odoo-bin"; fi
+    if [ -f "$src/odoo-bin" ]; then
+        echo "$src/odoo-bin"
+    elif [ -f "$src/setup/odoo-bin" ]; then
+        echo "$src/setup/odoo-bin"
+    else
+        printf '%s\n' "__import__('os').environ['TZ'] = 'UTC'" \
+            "import odoo.cli" "odoo.cli.main()" >"$VENV/odoo-launcher.py"
+        echo "$VENV/odoo-launcher.py"
+    fi
 }
 
 odoo_addons_path() {
