@@ -156,6 +156,11 @@ class Entity:
     # Lists may hold versions that are not the object's current state.
     is_current: callable = None  # None: every payload is current
 
+    def key_of(self, payload):
+        """The payload's key as text, or None when it has none (a broken item)."""
+        key = payload.get(self.payload_key) if isinstance(payload, dict) else None
+        return str(key) if isinstance(key, str | int) and key != "" else None
+
 
 # Plan lists hold every version; only the current one (never "superseded")
 # is the plan, as `/plan/{handle}/current` would return it.

@@ -1,12 +1,8 @@
 import logging
 import os
-import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import psycopg2
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -16,17 +12,13 @@ from ..client.api_key import key_hint
 from ..client.http_client import DEFAULT_BASE_URL, BillwerkClient
 from ..crypto.secret_box import SecretBox, SecretBoxError
 from ..mapping import readers as read
-from ..mapping.entities import ENTITIES
 from ..mapping.readers import MappingError
-from .transaction import commit_unless_testing, in_test_mode
 
 _logger = logging.getLogger(__name__)
 
 ENCRYPTION_OPTION = "billwerk_encryption_key"
 ENCRYPTION_ENV = "BILLWERK_ENCRYPTION_KEY"
 _warned_fallback_databases = set()
-# First key of this addon's advisory locks; the second is the account id.
-LOCK_NAMESPACE = 742_117
 # What a user's create or write may set; every other stored field (the
 # connection, the Billwerk account's identity, cursors, event marks) is the
 # connector's own and is written only by its code, as superuser.
@@ -36,13 +28,6 @@ USER_FIELDS = frozenset({"create_partners"})
 # collects the next key typed into it.
 ADMIN_FIELDS = frozenset({"api_url", "active"})
 CREATE_FIELDS = frozenset({"company_id"})
-# Seconds one scheduled call may spend starting runs before it hands the
-# remaining accounts to a new call (Odoo's worker limit is 120 s by default).
-CRON_BUDGET = 60
-
-
-class SyncAlreadyRunning(UserError):
-    """The account's sync lock is held: by a run, a switch or a purge."""
 
 
 class BillwerkAccount(models.Model):
@@ -242,67 +227,6 @@ class BillwerkAccount(models.Model):
                 )
             )
         return url
-
-    # -- the account's sync lock --
-    @contextmanager
-    def _sync_locks(self):
-        """Hold the accounts' locks for a run, or refuse before changing anything.
-
-        Session-level: a run commits per batch and keeps the lock throughout;
-        a dead worker's connection takes it along.
-        """
-        locked = self.browse()
-        try:
-            for account in self:
-                if not account._try_lock():
-                    raise account._busy()
-                locked |= account
-            yield
-        finally:
-            for account in locked:
-                account._unlock()
-
-    def _lock_for_change(self):
-        """Take the accounts' locks until this transaction ends, or refuse.
-
-        Switches, purges, archiving and deletion take them, so none of them
-        ever overlaps a run (one that would write the old account's records
-        under a new key, for one). Held until the commit, a worker cannot
-        start a run on what is not committed yet.
-        """
-        for account in self:
-            self.env.cr.execute(
-                "SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, account.id)
-            )
-            if not self.env.cr.fetchone()[0]:
-                raise account._busy()
-
-    def _busy(self):
-        return SyncAlreadyRunning(
-            self.env._(
-                "A synchronization of %(account)s is running. Nothing was "
-                "changed: wait until it has finished (the Billwerk account "
-                "screen shows its progress), then try again.",
-                account=self.display_name,
-            )
-        )
-
-    def _try_lock(self):
-        # A session-level lock survives the run's per-batch commits and dies
-        # with the connection, so a crashed worker cannot block the account.
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id)
-        )
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self):
-        query = "SELECT pg_advisory_unlock(%s, %s)"
-        try:
-            self.env.cr.execute(query, (LOCK_NAMESPACE, self.id))
-        except psycopg2.Error:
-            # An aborted transaction refuses every statement: end it first.
-            self.env.cr.rollback()
-            self.env.cr.execute(query, (LOCK_NAMESPACE, self.id))
 
     @api.depends("billwerk_name", "connection_state")
     def _compute_display_name(self):
@@ -568,140 +492,6 @@ class BillwerkAccount(models.Model):
             "billwerk_created": safely(read.timestamp, "created") or False,
         }
 
-    # -- synchronized data --
-    def _synchronized_counts(self):
-        """Every copied record of this account, archived ones included."""
-        self.ensure_one()
-        return {
-            entity.model: self.env[entity.model]
-            .with_context(active_test=False)
-            .search_count([("account_id", "=", self.id)])
-            for entity in ENTITIES
-        }
-
-    def _summary_of_data(self):
-        """The screen's figures, in its order and the user's number format."""
-        self.ensure_one()
-        figures = [
-            (self.plan_count, self.env._("plans")),
-            (self.subscription_count, self.env._("active subscriptions")),
-            (self.customer_count, self.env._("customer contracts")),
-            (self.invoice_count, self.env._("invoices")),
-        ]
-        text = ", ".join(
-            f"{self._format_count(count)} {label}" for count, label in figures
-        )
-        archived = sum(self._synchronized_counts().values()) - sum(
-            count for count, _label in figures
-        )
-        if archived:
-            text += self.env._(
-                "; also %(count)s archived records (deleted plans and customers, "
-                "ended subscriptions)",
-                count=self._format_count(archived),
-            )
-        return text
-
-    def _purge_synchronized_data(self):
-        """Delete every copied record and reset every cursor, in SQL.
-
-        The ORM would load 100,000 records to unlink them; nothing references
-        these tables but themselves, so plain DELETEs in dependency order are
-        equivalent: half a second for 100,000 records (scripts/benchmark.sh).
-        """
-        self.ensure_one()
-        # Users never delete copies one by one; managing the account is the right.
-        self.check_access("write")
-        self.env.flush_all()
-        for entity in reversed(ENTITIES):
-            table = self.env[entity.model]._table
-            self.env.cr.execute(
-                f"DELETE FROM {table} WHERE account_id = %s",
-                (self.id,),
-            )
-        self._reset_sync_cursors()
-        self.env.invalidate_all()
-
-    def _detach_synchronized_data(self):
-        """Keep the old account's records apart, under an archived account.
-
-        The cursors and the event mark go along, so that switching back can
-        take the data back and go on from where it stopped.
-        """
-        self.ensure_one()
-        self.check_access("write")
-        self.env.flush_all()
-        archive = self.sudo().create(
-            {
-                "company_id": self.company_id.id,
-                "api_url": self.sudo().api_url,
-                "create_partners": self.create_partners,
-                "active": False,
-                "billwerk_id": self.billwerk_id,
-                "billwerk_handle": self.billwerk_handle,
-                "billwerk_name": self.billwerk_name,
-                "billwerk_organisation": self.billwerk_organisation,
-                "billwerk_state": self.billwerk_state,
-                "billwerk_currency": self.billwerk_currency,
-                "billwerk_timezone": self.billwerk_timezone,
-                "billwerk_created": self.billwerk_created,
-                "api_key_hint": self.api_key_hint,
-                "connection_state": "not_connected",
-                "last_event_id": self.last_event_id,
-                "last_event_at": self.last_event_at,
-            }
-        )
-        self._move_synchronized_data(self, archive)
-        self._reset_sync_cursors()
-        return archive
-
-    def _kept_account_for(self, billwerk_id):
-        """The archived account holding this company's kept data of ``billwerk_id``."""
-        self.ensure_one()
-        return (
-            self.sudo()
-            .with_context(active_test=False)
-            .search(
-                [
-                    ("company_id", "=", self.company_id.id),
-                    ("active", "=", False),
-                    ("billwerk_id", "=", billwerk_id),
-                ],
-                order="id desc",
-                limit=1,
-            )
-        )
-
-    def _take_back_kept_data(self, kept):
-        """Make ``kept``'s data this account's again, cursors included; drop ``kept``.
-
-        The next run then reads only what changed since the data was kept,
-        instead of loading everything again beside it.
-        """
-        self.ensure_one()
-        self.check_access("write")
-        self._reset_sync_cursors()
-        self._move_synchronized_data(kept, self)
-        self.sudo().write(
-            {"last_event_id": kept.last_event_id, "last_event_at": kept.last_event_at}
-        )
-        kept.sudo().unlink()
-
-    def _move_synchronized_data(self, source, target):
-        """Every copied record and cursor of ``source`` under ``target``, in SQL."""
-        self.env.flush_all()
-        tables = [self.env[entity.model]._table for entity in ENTITIES]
-        for table in (*tables, "billwerk_sync_cursor"):
-            self.env.cr.execute(
-                f"UPDATE {table} SET account_id = %s WHERE account_id = %s",
-                (target.id, source.id),
-            )
-        self.env.invalidate_all()
-
-    def _reset_sync_cursors(self):
-        self.sudo().cursor_ids.unlink()
-        self.sudo().write({"last_event_id": False, "last_event_at": False})
-
     # -- time in Billwerk's terms ------------------------------------------------
     def _billwerk_zone(self):
         try:
@@ -733,94 +523,6 @@ class BillwerkAccount(models.Model):
             self, trigger="manual", mode="reconciliation"
         )
         return run._notification()
-
-    @api.model
-    def _cron_sync(self, mode="incremental"):
-        """Sync every connected account once per tick, the longest-waiting first.
-
-        Each account runs on its own: its failure, bad data or slowness never
-        stops the others. After ``CRON_BUDGET`` seconds the call stops
-        starting runs and triggers the scheduled action again, so a worker's
-        time limit never cuts the loop and every account gets its turn. An
-        account that failed makes the call fail after the others ran, which
-        Odoo counts in the scheduled action's failure count.
-        """
-        started = time.monotonic()
-        due = self._accounts_due(mode)
-        done, failed = 0, self.browse()
-        for account in due:
-            if done and time.monotonic() - started > CRON_BUDGET:
-                break
-            if not self._sync_in_cron(account, mode):
-                failed |= account
-            done += 1
-        if done < len(due):
-            self._scheduled_action(mode)._trigger(
-                fields.Datetime.now() + timedelta(seconds=1)
-            )
-        # Progress as Odoo counts it: this call's work is complete; what is
-        # left runs in the call just triggered, under a fresh time limit.
-        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
-        commit_unless_testing(self.env.cr)
-        if failed:
-            raise UserError(
-                self.env._(
-                    "The Billwerk synchronization failed for: %(accounts)s. Each "
-                    "account's screen says why; the other accounts were synced.",
-                    accounts=", ".join(failed.mapped("display_name")),
-                )
-            )
-
-    @api.model
-    def _accounts_due(self, mode):
-        """Connected accounts without a run of ``mode`` since the last tick ended."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT a.id
-              FROM billwerk_account a
-              LEFT JOIN LATERAL (
-                   SELECT max(r.started) AS last_started
-                     FROM billwerk_sync_run r
-                    WHERE r.account_id = a.id AND r.mode = %(mode)s
-                   ) r ON TRUE
-             WHERE a.active AND a.connection_state = 'connected'
-               AND (r.last_started IS NULL OR r.last_started < %(since)s)
-             ORDER BY r.last_started NULLS FIRST, a.id
-            """,
-            # Outside a scheduled call (or at its very first call) every
-            # connected account is due.
-            {"mode": mode, "since": self.env.context.get("lastcall") or "infinity"},
-        )
-        return self.browse(row[0] for row in self.env.cr.fetchall())
-
-    @api.model
-    def _scheduled_action(self, mode):
-        xmlid = {
-            "incremental": "billwerk_connector.cron_billwerk_incremental_sync",
-            "reconciliation": "billwerk_connector.cron_billwerk_reconciliation",
-        }[mode]
-        return self.env.ref(xmlid).sudo()
-
-    @api.model
-    def _sync_in_cron(self, account, mode):
-        """One account's run, whatever happens; False when it failed."""
-        try:
-            run = self.env["billwerk.sync.run"]._run_for(
-                account, trigger="cron", mode=mode
-            )
-        except SyncAlreadyRunning:
-            _logger.info(
-                "Billwerk account %s is busy; its turn comes next.", account.id
-            )
-            return True
-        except Exception:  # one account never stops the others
-            _logger.exception("Billwerk sync of account %s failed", account.id)
-            if not in_test_mode():
-                self.env.cr.rollback()
-            self.env.invalidate_all()
-            return False
-        return run.state != "failed"
 
     def _mark_key_rejected(self, error):
         self.sudo().write(

@@ -1,11 +1,9 @@
-"""One synchronization run of one account: the lock, the steps, the log.
+"""One synchronization run of one account: its steps, its cursors, its log.
 
 The whole algorithm is written once and parameterised by the entity
 descriptions of ``mapping/entities.py``.
 """
 
-import hashlib
-import json
 import logging
 from datetime import timedelta
 
@@ -18,7 +16,6 @@ from ..mapping.entities import (
     ENTITIES,
     ENTITIES_BY_NAME,
     INVOICE,
-    MAPPING_VERSION,
     PLAN,
 )
 from ..mapping.events import event_values
@@ -34,37 +31,6 @@ EVENT_PAGE_SIZE = 100
 APPLY_BATCH = 100
 # A run's form lists at most this many skipped records; the count is exact.
 MAX_LOGGED_SKIPS = 500
-# (many2one field, handle field, related model): resolved by handle.
-RELATIONS = {
-    "billwerk.subscription": (
-        ("customer_id", "customer_handle", "billwerk.customer"),
-        ("plan_id", "plan_handle", "billwerk.plan"),
-    ),
-    "billwerk.invoice": (
-        ("customer_id", "customer_handle", "billwerk.customer"),
-        ("subscription_id", "subscription_handle", "billwerk.subscription"),
-        ("plan_id", "plan_handle", "billwerk.plan"),
-    ),
-}
-
-
-def _payload_digest(payload):
-    # The mapping's version is part of the digest: a new mapping rewrites
-    # every record once instead of leaving old copies half-filled.
-    text = json.dumps([MAPPING_VERSION, payload], sort_keys=True, default=str)
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
-
-
-def _key_of(payload, entity):
-    """The record's key as text, or None when the payload has none."""
-    key = payload.get(entity.payload_key) if isinstance(payload, dict) else None
-    return str(key) if isinstance(key, str | int) and key != "" else None
-
-
-def _reason(error):
-    """A skipped record's reason: the database's first line, else the message."""
-    text = getattr(error, "pgerror", None) or str(error) or type(error).__name__
-    return text.strip().splitlines()[0][:300]
 
 
 class BillwerkSyncRun(models.Model):
@@ -370,7 +336,7 @@ class BillwerkSyncRun(models.Model):
             with self.env.cr.savepoint():
                 self._apply(entity, page.content, context)
                 self._count_read(page.content)
-            seen.update(filter(None, (_key_of(item, entity) for item in page.content)))
+            seen.update(filter(None, (entity.key_of(item) for item in page.content)))
             self._commit()
         return seen
 
@@ -507,240 +473,6 @@ class BillwerkSyncRun(models.Model):
         gone = self.env[entity.model].sudo().search(domain)
         gone.write({"active": False})
         context["counts"][entity.name][2] += len(gone)
-
-    # -- writing one batch --
-    def _apply(self, entity, payloads, context):
-        """Store one page; a record that cannot be stored is skipped, not fatal.
-
-        The page is written in one go; should the database refuse it (a value
-        no check foresaw), each record is written alone so that only the
-        culprits are skipped, with their reason in the run's log.
-        """
-        incoming = self._map_payloads(entity, payloads, context)
-        if not incoming:
-            return
-        try:
-            with self.env.cr.savepoint():
-                done = self._upsert(entity, incoming, context)
-        except Exception:  # any failure: retried record by record below
-            self.env.invalidate_all()
-            done = [0, 0, 0]
-            stored = 0
-            for key, values in incoming.items():
-                try:
-                    with self.env.cr.savepoint():
-                        one = self._upsert(entity, {key: values}, context)
-                except Exception as error:  # noqa: BLE001 - skipped, reason on the run
-                    self.env.invalidate_all()
-                    context["skips"].append((entity.name, key, _reason(error)))
-                    continue
-                stored += 1
-                done = [a + b for a, b in zip(done, one, strict=True)]
-            if not stored and len(incoming) > 1:
-                # Nothing at all could be stored: the database, not the data.
-                raise
-        counts = context["counts"][entity.name]
-        for index, number in enumerate(done):
-            counts[index] += number
-
-    def _map_payloads(self, entity, payloads, context):
-        """Field values by key; payloads breaking the documented types are skipped."""
-        incoming = {}
-        for position, payload in enumerate(payloads, start=1):
-            try:
-                if entity.is_current and not entity.is_current(payload):
-                    continue
-                values = entity.to_values(payload)
-            except MappingError as error:
-                key = _key_of(payload, entity) or self.env._(
-                    "item %(position)s of a page", position=position
-                )
-                context["skips"].append((entity.name, key, str(error)))
-                continue
-            values["sync_hash"] = _payload_digest(payload)
-            incoming[values[entity.key_field]] = values
-        return incoming
-
-    def _upsert(self, entity, incoming, context):
-        """One search, one create, a write per changed record; returns the counts.
-
-        Works on copies: a failed attempt must leave ``incoming`` as it was
-        for the record-by-record retry.
-        """
-        account = self.account_id
-        model = self.env[entity.model].sudo().with_context(active_test=False)
-        link_partners = entity.name == "customer" and account.create_partners
-        fields_read = [entity.key_field, "sync_hash", "active"]
-        existing = {
-            row[entity.key_field]: row
-            for row in model.search_read(
-                [
-                    ("account_id", "=", account.id),
-                    (entity.key_field, "in", list(incoming)),
-                ],
-                fields_read + (["partner_id"] if link_partners else []),
-            )
-        }
-
-        def needs_partner(key):
-            # Also customers copied before the option was switched on.
-            return link_partners and not (existing.get(key) or {}).get("partner_id")
-
-        changed = {
-            key: dict(values)
-            for key, values in incoming.items()
-            if key not in existing
-            or existing[key]["sync_hash"] != values["sync_hash"]
-            or needs_partner(key)
-        }
-        counts = [0, 0, 0]
-        if not changed:
-            return counts
-        self._resolve_references(entity, list(changed.values()), context)
-        if link_partners:
-            self._link_partners([v for k, v in changed.items() if needs_partner(k)])
-        to_create = []
-        for key, values in changed.items():
-            if key in existing:
-                model.browse(existing[key]["id"]).write(values)
-                counts[1] += 1
-                if existing[key]["active"] and not values["active"]:
-                    counts[2] += 1
-            else:
-                values["account_id"] = account.id
-                to_create.append(values)
-        if to_create:
-            model.create(to_create)
-            counts[0] += len(to_create)
-        return counts
-
-    def _resolve_references(self, entity, values_list, context):
-        """Turn codes and handles into ids: one search per kind for the batch."""
-        account = self.account_id
-        currencies = context["currencies"]
-        self._fill_cache(
-            currencies,
-            "res.currency",
-            "name",
-            {v.get("currency_code") for v in values_list},
-        )
-        countries = context["countries"]
-        self._fill_cache(
-            countries,
-            "res.country",
-            "code",
-            {v.get("country_code") for v in values_list},
-        )
-        for values in values_list:
-            if "currency_code" in values:
-                values["currency_id"] = currencies.get(values.pop("currency_code"))
-            if "country_code" in values:
-                values["country_id"] = countries.get(values["country_code"])
-        for field_name, handle_field, related_model in RELATIONS.get(entity.model, ()):
-            handles = {v[handle_field] for v in values_list if v.get(handle_field)}
-            if not handles:
-                continue
-            ids = {
-                row["handle"]: row["id"]
-                for row in self.env[related_model]
-                .sudo()
-                .with_context(active_test=False)
-                .search_read(
-                    [("account_id", "=", account.id), ("handle", "in", list(handles))],
-                    ["handle"],
-                )
-            }
-            for values in values_list:
-                values[field_name] = ids.get(values.get(handle_field)) or False
-
-    def _fill_cache(self, cache, model, code_field, codes):
-        missing = {code for code in codes if code and code not in cache}
-        if not missing:
-            return
-        records = (
-            self.env[model]
-            .sudo()
-            .with_context(active_test=False)
-            .search([(code_field, "in", list(missing))])
-        )
-        if model == "res.currency":
-            # Odoo formats amounts (symbol, decimals) only in active
-            # currencies: a currency Billwerk bills in is one the company uses.
-            records.filtered(lambda currency: not currency.active).active = True
-        for record in records:
-            cache[record[code_field]] = record.id
-        for code in missing:
-            cache.setdefault(code, False)
-
-    def _link_partners(self, values_list):
-        """Match new customers to contacts by e-mail, else create the contacts."""
-        company = self.account_id.company_id
-        partners = self.env["res.partner"].sudo()
-        emails = {v["email"].lower() for v in values_list if v.get("email")}
-        by_email = {}
-        if emails:
-            # E-mail case carries no meaning: match on lower(email), in SQL
-            # because the ORM has no case-insensitive "in".
-            partners.flush_model(["email", "company_id", "active"])
-            self.env.cr.execute(
-                """
-                SELECT id, lower(email) FROM res_partner
-                 WHERE lower(email) = ANY(%s) AND active
-                   AND (company_id = %s OR company_id IS NULL)
-                 ORDER BY id
-                """,
-                (list(emails), company.id),
-            )
-            for partner_id, email in self.env.cr.fetchall():
-                by_email.setdefault(email, partner_id)
-        to_create = {}
-        for values in values_list:
-            email = (values.get("email") or "").lower()
-            if email in by_email:
-                continue
-            to_create.setdefault(email or values["handle"], values)
-        created = partners.create(
-            [
-                {
-                    "name": values["name"],
-                    "email": values.get("email") or False,
-                    "phone": values.get("phone") or False,
-                    "street": values.get("address") or False,
-                    "street2": values.get("address2") or False,
-                    "zip": values.get("postal_code") or False,
-                    "city": values.get("city") or False,
-                    "country_id": values.get("country_id") or False,
-                    "is_company": bool(values.get("company_name")),
-                    "company_id": company.id,
-                }
-                for values in to_create.values()
-            ]
-        )
-        for key, partner in zip(to_create, created, strict=True):
-            by_email[key] = partner.id
-        for values in values_list:
-            email = (values.get("email") or "").lower()
-            values["partner_id"] = by_email.get(email or values["handle"], False)
-
-    def _link_pending_relations(self):
-        """Resolve handles whose record arrived after the record naming them."""
-        self.env.flush_all()
-        for model_name, relations in RELATIONS.items():
-            table = self.env[model_name]._table
-            for field_name, handle_field, related_model in relations:
-                related_table = self.env[related_model]._table
-                self.env.cr.execute(
-                    f"""
-                    UPDATE {table} AS t SET {field_name} = r.id
-                      FROM {related_table} AS r
-                     WHERE t.account_id = %(account)s
-                       AND t.{field_name} IS NULL
-                       AND r.account_id = t.account_id
-                       AND r.handle = t.{handle_field}
-                    """,
-                    {"account": self.account_id.id},
-                )
-            self.env[model_name].invalidate_model()
 
     def _notification(self):
         self.ensure_one()

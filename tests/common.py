@@ -10,7 +10,8 @@ from odoo import sql_db
 from odoo.tests import TransactionCase, new_test_user
 
 from ..client.retry import Pacer, RetryPolicy
-from ..models.billwerk_account import LOCK_NAMESPACE, BillwerkAccount
+from ..models.billwerk_account import BillwerkAccount
+from ..models.billwerk_account_lock import LOCK_NAMESPACE
 from ..sandbox.server import running_sandbox
 
 # Faults are provoked on purpose; waiting seconds between retries proves nothing.

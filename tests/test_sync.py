@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 from odoo.tests import tagged
 
 from ..mapping.money import minor_to_amount
-from ..models.billwerk_account import SyncAlreadyRunning
+from ..models.billwerk_account_lock import SyncAlreadyRunning
 from .common import BillwerkSandboxCase, lock_held_elsewhere
 
 SYNCED_TABLES = ("billwerk_plan", "billwerk_customer", "billwerk_subscription")

@@ -7,9 +7,9 @@ from unittest.mock import patch
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..models import billwerk_account
-from ..models.billwerk_account import SyncAlreadyRunning
-from ..models.billwerk_sync_run import BillwerkSyncRun
+from ..models import billwerk_account_scheduler
+from ..models.billwerk_account_lock import SyncAlreadyRunning
+from ..models.billwerk_sync_batch import BillwerkSyncBatch
 from .common import BillwerkSandboxCase, lock_held_elsewhere
 
 
@@ -196,7 +196,7 @@ class TestBadRecords(BillwerkSandboxCase):
 
     def test_an_unexpected_error_ends_the_run_failed_with_words(self):
         with patch.object(
-            BillwerkSyncRun,
+            BillwerkSyncBatch,
             "_link_pending_relations",
             side_effect=RuntimeError("a bug"),
         ):
@@ -244,7 +244,7 @@ class TestEveryAccountGetsItsTurn(BillwerkSandboxCase):
         cron = self.env.ref("billwerk_connector.cron_billwerk_incremental_sync")
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         runs = self.env["billwerk.sync.run"]
-        with patch.object(billwerk_account, "CRON_BUDGET", -1):
+        with patch.object(billwerk_account_scheduler, "CRON_BUDGET", -1):
             for _call in range(3):
                 self.env["billwerk.account"]._cron_sync()
         synced = runs.search([("trigger", "=", "cron")]).account_id

@@ -1,0 +1,109 @@
+"""The scheduled actions: every connected account synced in turn, fairly."""
+
+import logging
+import time
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .billwerk_account_lock import SyncAlreadyRunning
+from .transaction import commit_unless_testing, in_test_mode
+
+_logger = logging.getLogger(__name__)
+
+# Seconds one scheduled call may spend starting runs before it hands the
+# remaining accounts to a new call (Odoo's worker limit is 120 s by default).
+CRON_BUDGET = 60
+
+
+class BillwerkAccountScheduler(models.Model):
+    _inherit = "billwerk.account"
+
+    @api.model
+    def _cron_sync(self, mode="incremental"):
+        """Sync every connected account once per tick, the longest-waiting first.
+
+        Each account runs on its own: its failure, bad data or slowness never
+        stops the others. After ``CRON_BUDGET`` seconds the call stops
+        starting runs and triggers the scheduled action again, so a worker's
+        time limit never cuts the loop and every account gets its turn. An
+        account that failed makes the call fail after the others ran, which
+        Odoo counts in the scheduled action's failure count.
+        """
+        started = time.monotonic()
+        due = self._accounts_due(mode)
+        done, failed = 0, self.browse()
+        for account in due:
+            if done and time.monotonic() - started > CRON_BUDGET:
+                break
+            if not self._sync_in_cron(account, mode):
+                failed |= account
+            done += 1
+        if done < len(due):
+            self._scheduled_action(mode)._trigger(
+                fields.Datetime.now() + timedelta(seconds=1)
+            )
+        # Progress as Odoo counts it: this call's work is complete; what is
+        # left runs in the call just triggered, under a fresh time limit.
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        commit_unless_testing(self.env.cr)
+        if failed:
+            raise UserError(
+                self.env._(
+                    "The Billwerk synchronization failed for: %(accounts)s. Each "
+                    "account's screen says why; the other accounts were synced.",
+                    accounts=", ".join(failed.mapped("display_name")),
+                )
+            )
+
+    @api.model
+    def _accounts_due(self, mode):
+        """Connected accounts without a run of ``mode`` since the last tick ended."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT a.id
+              FROM billwerk_account a
+              LEFT JOIN LATERAL (
+                   SELECT max(r.started) AS last_started
+                     FROM billwerk_sync_run r
+                    WHERE r.account_id = a.id AND r.mode = %(mode)s
+                   ) r ON TRUE
+             WHERE a.active AND a.connection_state = 'connected'
+               AND (r.last_started IS NULL OR r.last_started < %(since)s)
+             ORDER BY r.last_started NULLS FIRST, a.id
+            """,
+            # Outside a scheduled call (or at its very first call) every
+            # connected account is due.
+            {"mode": mode, "since": self.env.context.get("lastcall") or "infinity"},
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    @api.model
+    def _scheduled_action(self, mode):
+        xmlid = {
+            "incremental": "billwerk_connector.cron_billwerk_incremental_sync",
+            "reconciliation": "billwerk_connector.cron_billwerk_reconciliation",
+        }[mode]
+        return self.env.ref(xmlid).sudo()
+
+    @api.model
+    def _sync_in_cron(self, account, mode):
+        """One account's run, whatever happens; False when it failed."""
+        try:
+            run = self.env["billwerk.sync.run"]._run_for(
+                account, trigger="cron", mode=mode
+            )
+        except SyncAlreadyRunning:
+            _logger.info(
+                "Billwerk account %s is busy; its turn comes next.", account.id
+            )
+            return True
+        except Exception:  # one account never stops the others
+            _logger.exception("Billwerk sync of account %s failed", account.id)
+            if not in_test_mode():
+                self.env.cr.rollback()
+            self.env.invalidate_all()
+            return False
+        return run.state != "failed"
