@@ -8,6 +8,7 @@ import hashlib
 import json
 
 from odoo import models
+from odoo.tools import SQL
 
 from ..mapping.entities import MAPPING_VERSION
 from ..mapping.readers import MappingError
@@ -37,6 +38,13 @@ def skip_reason(error):
     """A skipped record's reason: the database's first line, else the message."""
     text = getattr(error, "pgerror", None) or str(error) or type(error).__name__
     return text.strip().splitlines()[0][:300]
+
+
+def _column_value(field, value):
+    """A Python value as PostgreSQL takes it: False is NULL but for booleans."""
+    if value is False and field.type != "boolean":
+        return None
+    return value
 
 
 class BillwerkSyncBatch(models.Model):
@@ -143,9 +151,57 @@ class BillwerkSyncBatch(models.Model):
                 values["account_id"] = account.id
                 to_create.append(values)
         if to_create:
-            model.create(to_create)
+            self._insert(model, to_create)
             counts[0] += len(to_create)
         return counts
+
+    def _insert(self, model, values_list):
+        """The page's new records in one multi-row INSERT.
+
+        The ORM's ``create`` spends about twice the whole page's budget on
+        per-value conversions (Monetary, Selection, an environment per value)
+        and cache bookkeeping; these models have nothing for it to run: no
+        defaults left (the mapping gives every value), no overrides, no stored
+        computes but ``company_id``, which is the account's. Measured by
+        scripts/benchmark.sh, write path (b).
+        """
+        fields = model._fields
+        now = self.env.cr.now()
+        common = {
+            "company_id": self.account_id.company_id.id,
+            "create_uid": self.env.uid,
+            "write_uid": self.env.uid,
+            "create_date": now,
+            "write_date": now,
+        }
+        columns = sorted(set().union(*values_list) | set(common))
+        for name in columns:
+            if not (fields[name].store and fields[name].column_type):
+                raise ValueError(f"{model._name}.{name} is not a column")
+        rows = [
+            SQL(
+                "(%s)",
+                SQL(", ").join(
+                    SQL(
+                        "%s",
+                        _column_value(fields[name], values.get(name, common.get(name))),
+                    )
+                    for name in columns
+                ),
+            )
+            for values in values_list
+        ]
+        model.flush_model()
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (%s) VALUES %s",
+                SQL.identifier(model._table),
+                SQL(", ").join(SQL.identifier(name) for name in columns),
+                SQL(", ").join(rows),
+            )
+        )
+        # One2many sides (a plan's subscriptions...) may be cached stale.
+        self.env.invalidate_all()
 
     def _resolve_references(self, entity, values_list, context):
         """Turn codes and handles into ids: one search per kind for the batch."""
