@@ -4,8 +4,10 @@ URL, auth, time-outs, pacing, retries and error translation live here and
 nowhere else; callers get plain dicts and the errors of ``errors.py``.
 """
 
+import collections
 import logging
 import re
+import threading
 import time
 from urllib.parse import quote
 
@@ -16,13 +18,15 @@ from urllib3.exceptions import LocationValueError
 
 from . import errors
 from .api_key import key_hint, normalize_api_key
-from .retry import Pacer, RetryPolicy, parse_retry_after
+from .retry import Pacer, RetryPolicy, parse_retry_after, pause
 
 _logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.reepay.com/v1/"
 LIST_ENTITIES = ("plan", "subscription", "customer", "invoice")
 PAGE_SIZE = 100
+# Pages a list read fetches ahead of its reader, in a thread of its own.
+MAX_PREFETCH = 2
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Billwerk's own first day would do, but every list read passes an explicit
 # `from` so that the API's "one month before `to`" default never applies.
@@ -50,6 +54,10 @@ REDIRECT_MESSAGE = (
 )
 # Scheme (optional) then user info up to the last "@" before the path.
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)?[^/?#]*@", re.IGNORECASE)
+
+
+class _Cancelled(Exception):
+    """The reader of a prefetched list stopped: the fetch thread ends quietly."""
 
 
 class Page:
@@ -80,14 +88,24 @@ class BillwerkClient:
         timeout=(5.0, 30.0),
         retry_policy=None,
         pacer=None,
-        sleep=time.sleep,
+        sleep=None,
+        prefetch=1,
     ):
+        """``prefetch``: list pages fetched ahead of the reader by a thread of
+        the client (0: none, at most ``MAX_PREFETCH``); ``sleep``: how to wait
+        between retries (None: really, and a stopped list read wakes it)."""
         key = normalize_api_key(api_key)
+        if not isinstance(prefetch, int) or not 0 <= prefetch <= MAX_PREFETCH:
+            raise ValueError(f"prefetch is a number of pages, 0 to {MAX_PREFETCH}")
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/"
         self.timeout = timeout
         self.retry_policy = retry_policy or RetryPolicy()
         self.pacer = pacer or Pacer()
+        self.prefetch = prefetch
         self._sleep = sleep
+        # One request at a time on the session, whichever thread sends it.
+        self._transport_lock = threading.Lock()
+        self._open_reads = set()
         self._key_hint = key_hint(key)
         self._session = requests.Session()
         self._session.auth = (key, "")
@@ -110,6 +128,9 @@ class BillwerkClient:
         return re.split(r"[?#]", url, maxsplit=1)[0]
 
     def close(self):
+        """Stop the list reads still fetching ahead, then the connections."""
+        for stop in list(self._open_reads):
+            stop()
         self._session.close()
 
     def __enter__(self):
@@ -127,6 +148,12 @@ class BillwerkClient:
 
         ``params`` (``range``, filters, ``size``) stay unchanged between pages,
         as Billwerk requires; ``page_token`` resumes an interrupted read.
+
+        With ``prefetch``, a thread of the client fetches the next page(s)
+        while the caller works on the current one; pages still come in order,
+        each with its ``next_page_token``, and an error of the fetch is raised
+        here at the page where it happened. Closing the generator (leaving
+        the loop, an exception, ``close()`` of the client) stops the thread.
         """
         if entity not in LIST_ENTITIES:
             raise ValueError(f"unknown list entity {entity!r}")
@@ -135,9 +162,20 @@ class BillwerkClient:
         if date_to:
             query["to"] = date_to
         query.update({k: v for k, v in params.items() if v is not None})
+        if not self.prefetch:
+            yield from self._pages(entity, query, token)
+            return
+        yield from self._prefetched(
+            lambda cancel: self._pages(entity, query, token, cancel),
+            f"billwerk-list-{entity}",
+        )
+
+    def _pages(self, entity, query, token, cancel=None):
         while True:
             page_query = dict(query, next_page_token=token) if token else query
-            envelope = self._request("GET", f"list/{entity}", params=page_query)
+            envelope = self._request(
+                "GET", f"list/{entity}", params=page_query, cancel=cancel
+            )
             if not isinstance(envelope.get("content"), list):
                 raise errors.MalformedResponse(
                     f"The {entity} list answer has no content list."
@@ -147,6 +185,77 @@ class BillwerkClient:
             token = page.next_page_token
             if not token:
                 return
+
+    def _prefetched(self, produce, name):
+        """Yield what ``produce(cancel)`` yields, fetched ahead by a thread.
+
+        The thread waits for room before each fetch, so at most ``prefetch``
+        items wait for the reader (and one is in its hands). It hands over
+        items, then the end or the error that stopped it; the reader raises
+        that error where it stands. Whatever ends the reading (end, error,
+        ``close()``), the finally block wakes the thread and joins it: a wait
+        is cut short at once, a request in flight ends within its time-out.
+        """
+        depth = self.prefetch
+        ready = collections.deque()  # (item, error); item None: the end
+        state = threading.Condition()
+        cancel = threading.Event()
+        finished = []  # the fetch thread's last word, under ``state``
+
+        def fetch():
+            items = produce(cancel)
+            try:
+                while True:
+                    with state:
+                        while len(ready) >= depth and not cancel.is_set():
+                            state.wait()
+                    if cancel.is_set():
+                        return
+                    item = next(items, None)
+                    with state:
+                        ready.append((item, None))
+                        state.notify_all()
+                    if item is None:
+                        return
+            except _Cancelled:
+                return
+            except BaseException as error:  # noqa: BLE001 - the reader raises it
+                with state:
+                    ready.append((None, error))
+            finally:
+                items.close()
+                with state:
+                    finished.append(True)
+                    state.notify_all()
+
+        def stop():
+            cancel.set()
+            with state:
+                state.notify_all()
+            thread.join()
+            self._open_reads.discard(stop)
+
+        thread = threading.Thread(target=fetch, name=name, daemon=True)
+        self._open_reads.add(stop)
+        thread.start()
+        try:
+            while True:
+                with state:
+                    while not ready and not finished:
+                        state.wait()
+                    if not ready:
+                        raise errors.BillwerkError(
+                            "The list read stopped: the client was closed."
+                        )
+                    item, error = ready.popleft()
+                    state.notify_all()
+                if error is not None:
+                    raise error
+                if item is None:
+                    return
+                yield item
+        finally:
+            stop()
 
     def get(self, entity, key):
         """One object by handle (invoices: id or handle); plans: current version."""
@@ -185,35 +294,34 @@ class BillwerkClient:
         return self._request("PUT", "account/webhook_settings", json=body)
 
     # -- transport -------------------------------------------------------------
-    def _request(self, method, path, *, params=None, json=None):
+    def _request(self, method, path, *, params=None, json=None, cancel=None):
+        """Send with pacing and retries; ``cancel`` (an Event) stops the waits.
+
+        The pacer learns from each answer: a 429 slows it down, any other
+        answer below 500 lets it speed up again to Billwerk's limit.
+        """
         url = self.base_url + path
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
-            self.pacer.acquire()
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except TRANSPORT_ERRORS as exc:
-                failure = _transport_failure(exc)
-                if not isinstance(failure, errors.NetworkError):
-                    # The original message holds the whole URL, user info included.
-                    raise failure from None
-                retry_after = None
-            else:
+            if self.pacer.acquire(cancel):
+                raise _Cancelled
+            failure, response = self._send(method, url, params, json)
+            retry_after = None
+            if response is not None:
                 if response.status_code < 300:
                     return self._decode(response, path)
                 failure = self._error_for(response, path)
                 if response.status_code not in RETRYABLE_STATUSES:
                     raise failure
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if response.status_code == 429:
+                    self.pacer.throttled(
+                        None
+                        if retry_after is None
+                        else min(retry_after, self.retry_policy.max_delay)
+                    )
             delay = self.retry_policy.delay(attempt, retry_after)
             elapsed = time.monotonic() - started
             if not self.retry_policy.allows(attempt, elapsed, delay):
@@ -226,7 +334,34 @@ class BillwerkClient:
                 attempt,
                 delay,
             )
-            self._sleep(delay)
+            if pause(self._sleep, delay, cancel):
+                raise _Cancelled
+
+    def _send(self, method, url, params, json):
+        """One attempt: (a network failure, None) or (None, the response).
+
+        A response that is not a 429 nor a server error tells the pacer that
+        the rate was fine.
+        """
+        try:
+            with self._transport_lock:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+        except TRANSPORT_ERRORS as exc:
+            failure = _transport_failure(exc)
+            if not isinstance(failure, errors.NetworkError):
+                # The original message holds the whole URL, user info included.
+                raise failure from None
+            return failure, None
+        if response.status_code != 429 and response.status_code < 500:
+            self.pacer.succeeded()
+        return None, response
 
     @staticmethod
     def _request_id(response, body=None):

@@ -5,6 +5,10 @@
     url	http://127.0.0.1:PORT/v1/
     account	priv_<32 hex>	Nordic Yoga ApS	test	DKK	10000 customers
     account	priv_<32 hex>	Tokyo Tea KK	live	JPY	2500 customers
+
+The documented limits (25 GET/s, bursts to 50, 10 requests in flight per key)
+are enforced unless ``--no-rate-limit``; ``GET /_sandbox/stats`` tells another
+process what was served (``POST /_sandbox/clear_log`` starts the count anew).
 """
 
 import argparse
@@ -35,6 +39,18 @@ def build_parser():
     parser.add_argument(
         "--retry-after", type=float, default=None, help="Retry-After on 429 answers"
     )
+    parser.add_argument(
+        "--get-rate", type=float, default=None, help="GETs/s per key (25)"
+    )
+    parser.add_argument(
+        "--get-burst", type=int, default=None, help="GET burst per key (50)"
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        help="requests in flight per key (10)",
+    )
     parser.add_argument("--no-events", action="store_true", help="empty event log")
     parser.add_argument("--verbose", action="store_true", help="log each request")
     return parser
@@ -56,6 +72,9 @@ def main(argv=None):
         retry_after=args.retry_after,
         verbose=args.verbose,
     )
+    for name in ("get_rate", "get_burst", "max_concurrent"):
+        if getattr(args, name) is not None:
+            setattr(server.limits, name, getattr(args, name))
     # Before the first line is printed: whoever read it may stop us at once.
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_args: stop.set())

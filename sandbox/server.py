@@ -22,7 +22,6 @@ import uuid
 from bisect import bisect_left
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +48,7 @@ from .data import (
     words,
 )
 from .faults import Faults
+from .limits import Limiter, LimitExceeded, RateLimits
 
 # Error kinds -> (HTTP status, error code, error text). Only 122/123 are documented
 # codes of the real API; the others are this sandbox's own, stable numbering.
@@ -104,6 +104,7 @@ WEBHOOK_SETTABLE = {
     "alert_emails": list,
 }
 MULTI_PARAMS = {"state", "exclude_state", "type", "event_type"}
+ADMIN_PREFIX = "/_sandbox/"
 BROKEN_BODY = b'{"size": 20, "count": 20, "content": [{"handle": "cust-0'
 
 
@@ -117,19 +118,6 @@ class ApiError(Exception):
         self.error = error or default_error
         self.message = message
         self.headers = {}
-
-
-@dataclass
-class RateLimits:
-    """The real API's limits, per key; change fields on ``server.limits`` live."""
-
-    enabled: bool = True
-    get_rate: float = 25.0
-    get_burst: int = 50
-    write_rate: float = 10.0
-    write_burst: int = 10
-    max_concurrent: int = 10
-    retry_after: float | None = None
 
 
 class Clock:
@@ -159,56 +147,6 @@ class Clock:
         """Move the clock forward, e.g. to pass a period boundary."""
         with self._lock:
             self._base += timedelta(seconds=seconds)
-
-
-class _Limiter:
-    """Token buckets per key and method kind, plus a per-key concurrency count."""
-
-    def __init__(self, limits):
-        self.limits = limits
-        self._lock = threading.Lock()
-        self._buckets = {}
-        self._active = Counter()
-
-    @contextmanager
-    def enter(self, key, method):
-        limits = self.limits
-        if not limits.enabled:
-            yield
-            return
-        read = method in ("GET", "HEAD")
-        rate = limits.get_rate if read else limits.write_rate
-        burst = limits.get_burst if read else limits.write_burst
-        with self._lock:
-            if self._active[key] >= limits.max_concurrent:
-                raise self._error(
-                    "concurrency_limit",
-                    f"More than {limits.max_concurrent} concurrent requests",
-                )
-            now = time.monotonic()
-            tokens, stamp = self._buckets.get((key, read), (float(burst), now))
-            tokens = min(float(burst), tokens + (now - stamp) * rate)
-            if tokens < 1:
-                self._buckets[(key, read)] = (tokens, now)
-                kind = "GET" if read else "write"
-                raise self._error("rate_limit", f"More than {rate:g} {kind}s/s")
-            self._buckets[(key, read)] = (tokens - 1, now)
-            self._active[key] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._active[key] -= 1
-
-    def _error(self, kind, message):
-        exc = ApiError(kind, message)
-        if self.limits.retry_after is not None:
-            exc.headers["Retry-After"] = f"{self.limits.retry_after:g}"
-        return exc
-
-    def reset(self):
-        with self._lock:
-            self._buckets.clear()
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -252,6 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
+        if path.startswith(ADMIN_PREFIX):
+            self._admin(sandbox, path, split.query, request_id)
+            return
         sandbox._log_request(self.command, path, split.query)
         fault = sandbox.faults.decide(path)
         if fault.action == "drop":
@@ -259,38 +200,64 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # the client may be gone already
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        try:
-            account = sandbox._authenticate(self.headers.get("Authorization"))
-            with sandbox._limiter.enter(account.key, self.command):
-                if fault.delay:
-                    sandbox._stopping.wait(fault.delay)
-                if fault.action == "error":
-                    raise ApiError(
-                        "internal_error",
-                        "Injected server error",
-                        status=fault.status,
-                        error=_reason(fault.status),
-                    )
-                if fault.action == "rate_limit":
-                    raise sandbox._limiter._error("rate_limit", "Injected rate limit")
-                if fault.action == "broken_json":
-                    status, data = 200, BROKEN_BODY
-                else:
-                    with account.lock:
-                        status, payload = sandbox._route(
-                            account, self.command, path, split.query, body
-                        )
-                        if fault.action == "corrupt":
-                            payload = fault.mutate(copy.deepcopy(payload))
-                        data = json.dumps(payload).encode()
-        except ApiError as exc:
-            self._send_error(exc, path, request_id)
-            return
-        except Exception as exc:  # noqa: BLE001 - answer like a server, then report
-            sandbox._report(exc)
-            self._send_error(ApiError("internal_error", str(exc)), path, request_id)
-            return
-        self._send(status, data, request_id)
+        # A request counts as in flight until its answer is written.
+        with contextlib.ExitStack() as in_flight:
+            try:
+                account = sandbox._authenticate(self.headers.get("Authorization"))
+                in_flight.enter_context(
+                    sandbox._limiter.enter(account.key, self.command)
+                )
+                status, data = self._answer(sandbox, account, fault, split, body)
+            except LimitExceeded as exc:
+                self._send_error(_limit_error(exc), path, request_id)
+                return
+            except ApiError as exc:
+                self._send_error(exc, path, request_id)
+                return
+            except Exception as exc:  # noqa: BLE001 - answer like a server, then report
+                sandbox._report(exc)
+                self._send_error(ApiError("internal_error", str(exc)), path, request_id)
+                return
+            self._send(status, data, request_id)
+
+    def _answer(self, sandbox, account, fault, split, body):
+        """(status, body bytes) of an admitted request, faults applied."""
+        if fault.delay:
+            sandbox._stopping.wait(fault.delay)
+        if fault.action == "error":
+            raise ApiError(
+                "internal_error",
+                "Injected server error",
+                status=fault.status,
+                error=_reason(fault.status),
+            )
+        if fault.action == "rate_limit":
+            raise _limit_error(
+                sandbox._limiter.error("rate_limit", "Injected rate limit", account.key)
+            )
+        if fault.action == "broken_json":
+            return 200, BROKEN_BODY
+        with account.lock:
+            status, payload = sandbox._route(
+                account, self.command, split.path, split.query, body
+            )
+            if fault.action == "corrupt":
+                payload = fault.mutate(copy.deepcopy(payload))
+            return status, json.dumps(payload).encode()
+
+    def _admin(self, sandbox, path, query, request_id):
+        """The sandbox's own endpoints, for a test or benchmark in another
+        process: ``GET /_sandbox/stats[?prefix=/v1/list/]`` (requests served
+        and answers by status) and ``POST /_sandbox/clear_log``."""
+        # Not logged nor counted: they are about the API's requests.
+        if path == ADMIN_PREFIX + "stats" and self.command == "GET":
+            prefix = _single(_parse_params(query), "prefix", "/")
+            self._write(200, json.dumps(sandbox.stats(prefix)).encode(), request_id)
+        elif path == ADMIN_PREFIX + "clear_log" and self.command == "POST":
+            sandbox.clear_log()
+            self._write(200, b"{}", request_id)
+        else:
+            self._write(404, b'{"error": "Not found"}', request_id)
 
     def _send_error(self, exc, path, request_id):
         reason = _reason(exc.status)
@@ -307,6 +274,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(exc.status, json.dumps(payload).encode(), request_id, exc.headers)
 
     def _send(self, status, data, request_id, headers=None):
+        self.server.sandbox._log_status(status)
+        self._write(status, data, request_id, headers)
+
+    def _write(self, status, data, request_id, headers=None):
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -315,6 +286,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _limit_error(exc):
+    """The 429 answer for a request over the limits."""
+    error = ApiError(exc.kind, exc.message)
+    error.headers.update(exc.headers)
+    return error
 
 
 def _reason(status):
@@ -422,9 +400,10 @@ class SandboxServer:
         self.clock = Clock(anchor)
         self.request_log = []
         self.request_counts = Counter()
+        self.status_counts = Counter()
         self.webhooks_sent = []
         self._log_lock = threading.Lock()
-        self._limiter = _Limiter(self.limits)
+        self._limiter = Limiter(self.limits)
         self._stopping = threading.Event()
         self._indexes = {}
         self._token_secret = digest("page-token", seed).encode()
@@ -538,12 +517,31 @@ class SandboxServer:
         with self._log_lock:
             self.request_log.clear()
             self.request_counts.clear()
+            self.status_counts.clear()
 
     def reset(self):
         """Faults off, request log and rate-limit buckets cleared."""
         self.faults.reset()
         self.clear_log()
         self._limiter.reset()
+
+    def stats(self, prefix="/"):
+        """Requests served under ``prefix`` and answers by status, since the
+        last ``clear_log`` (what ``GET /_sandbox/stats`` answers)."""
+        with self._log_lock:
+            statuses = {str(code): n for code, n in sorted(self.status_counts.items())}
+        refused = Counter()
+        for (_key, kind), number in list(self._limiter.refused.items()):
+            refused[kind] += number
+        return {
+            "requests": self.count(prefix),
+            "statuses": statuses,
+            "refused": dict(refused),
+        }
+
+    def _log_status(self, status):
+        with self._log_lock:
+            self.status_counts[status] += 1
 
     def _log_request(self, method, path, query):
         with self._log_lock:
