@@ -42,6 +42,11 @@ if ! psql -U "$DB_USER" -d postgres -Atc "select 1 from pg_database where datnam
     say "Creating database $DB with billwerk_connector ..."
     "$PY" "$ODOO_BIN" -c "$CONF" -d "$DB" -i billwerk_connector --stop-after-init \
         --log-level=warn
+else
+    # The database of an earlier run: bring it to this checkout's version.
+    say "Updating billwerk_connector in $DB ..."
+    "$PY" "$ODOO_BIN" -c "$CONF" -d "$DB" -u billwerk_connector --stop-after-init \
+        --log-level=warn
 fi
 check_nothing_left_to_install "$DB"
 BILLWERK_DEMO_URL="$SANDBOX_URL" BILLWERK_DEMO_KEY="$SANDBOX_KEY" \
