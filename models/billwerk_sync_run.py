@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..client import errors as billwerk_errors
 from ..client.http_client import EARLIEST_FROM
@@ -29,6 +30,8 @@ _logger = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=10)
 EVENT_PAGE_SIZE = 100
 APPLY_BATCH = 100
+# Pages of a first load after which the table's statistics are refreshed.
+ANALYZE_AFTER_PAGES = (2, 10, 100)
 # A run's form lists at most this many skipped records; the count is exact.
 MAX_LOGGED_SKIPS = 500
 
@@ -351,12 +354,15 @@ class BillwerkSyncRun(models.Model):
             date_to=cursor.load_to,
             page_token=cursor.page_token or None,
         )
-        for page in pages:
+        for number, page in enumerate(pages, start=1):
             with self.env.cr.savepoint():
                 self._apply(entity, page.content, context)
                 cursor.page_token = page.next_page_token or False
                 self._count_read(page.content)
             self._commit()
+            if number in ANALYZE_AFTER_PAGES:
+                self._analyze(entity)
+        self._analyze(entity)
         high_water = self._from_billwerk_time(cursor.load_to)
         cursor.write(
             {"first_load_done": True, "page_token": False, "high_water": high_water}
@@ -364,6 +370,19 @@ class BillwerkSyncRun(models.Model):
         if entity is INVOICE:
             self._cursor(entity, "settled").high_water = high_water
         self._commit()
+
+    def _analyze(self, entity):
+        """Give PostgreSQL statistics of a table a first load is filling.
+
+        A new table has none: the planner then guesses that an account has
+        about 90 rows and scans its index, reading ~39,000 rows for a 100-key
+        lookup (8.3 ms instead of 0.9 ms per query, measured by EXPLAIN), and
+        autovacuum does not come round within a load of a minute.
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL("ANALYZE %s", SQL.identifier(self.env[entity.model]._table))
+        )
 
     def _read_since(self, entity, cursor, range_name, context):
         """Read what was created (or settled) since the high-water mark."""

@@ -14,13 +14,16 @@ from ..models.billwerk_account import BillwerkAccount
 from ..models.billwerk_account_lock import LOCK_NAMESPACE
 from ..sandbox.server import running_sandbox
 
+
 # Faults are provoked on purpose; waiting seconds between retries proves nothing.
 # Odoo's test request guard compares the time-out with a number: no tuple here.
-TEST_CLIENT_OPTIONS = {
-    "timeout": 10.0,
-    "retry_policy": RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05),
-    "pacer": Pacer(rate=1000, burst=1000),
-}
+# A pacer per client: a 429 provoked in one test must not slow the next ones.
+def fast_client_options(_account=None):
+    return {
+        "timeout": 10.0,
+        "retry_policy": RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05),
+        "pacer": Pacer(rate=1000, burst=1000),
+    }
 
 
 class BillwerkSandboxCase(TransactionCase):
@@ -37,9 +40,7 @@ class BillwerkSandboxCase(TransactionCase):
             running_sandbox(seed=7, rate_limit=False, **cls.sandbox_options)
         )
         stack.enter_context(
-            patch.object(
-                BillwerkAccount, "_client_options", lambda self: TEST_CLIENT_OPTIONS
-            )
+            patch.object(BillwerkAccount, "_client_options", fast_client_options)
         )
         cls.key, cls.other_key = cls.sandbox.keys[:2]
         cls.billwerk_user = new_test_user(
