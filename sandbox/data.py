@@ -18,6 +18,9 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from .books import EU_COUNTRIES, invoice_totals, order_line, reverse_charge
+from .history import History
+
 UTC = timezone.utc
 
 
@@ -112,6 +115,8 @@ ACCOUNT_TEMPLATES = (
         "vat": 0.19,
         "people": "de",
         "scale": 0.25,
+        # Kuwaiti dinar: a three-decimal currency (amounts in fils).
+        "extra_currencies": ("KWD", "USD", "JPY"),
     },
 )
 
@@ -202,7 +207,29 @@ PRICES = {
     "EUR": (1900, 2900, 4900, 9900),
     "USD": (1900, 2900, 4900, 9900),
     "JPY": (980, 1980, 2980, 4980, 9800),
+    "KWD": (2950, 4950, 7450, 12345),
 }
+ADD_ON_PRICES = {"JPY": 300, "KWD": 750}
+# The smallest price step per currency (minor units); 100 for the others.
+PRICE_STEPS = {"JPY": 1, "KWD": 5}
+# EU companies abroad (reverse charge): country, postal code, city, street,
+# phone prefix, company suffix, VAT number pattern and its digits.
+EU_ABROAD = (
+    ("SE", "111 22", "Stockholm", "Kungsgatan", "+46", "AB", "SE{}01", 10),
+    ("DE", "10115", "Berlin", "Friedrichstraße", "+49", "GmbH", "DE{}", 9),
+    ("DK", "1050", "København K", "Bredgade", "+45", "ApS", "DK{}", 8),
+    ("NL", "1012 AB", "Amsterdam", "Damrak", "+31", "B.V.", "NL{}B01", 9),
+    ("FR", "75001", "Paris", "Rue de Rivoli", "+33", "SARL", "FR{}", 11),
+    ("FI", "00100", "Helsinki", "Mannerheimintie", "+358", "Oy", "FI{}", 8),
+    ("AT", "1010", "Wien", "Kärntner Straße", "+43", "GmbH", "ATU{}", 8),
+)
+
+
+def price_step(currency):
+    """Prices of generated plans are multiples of this (1 yen, 5 fils, 1 unit)."""
+    return PRICE_STEPS.get(currency, 100)
+
+
 ADD_ONS = ("Towel service", "Mat rental", "Guest pass", "Tasting box")
 ONE_OFFS = ("Workshop ticket", "Gift card", "Merchandise", "Private session")
 
@@ -268,44 +295,9 @@ def period_count(start, until, schedule_type, interval_length):
     return math.ceil((until - start) / timedelta(days=days))
 
 
-def split_vat(amount, vat):
-    """Split an amount incl. VAT into (ex VAT, VAT) integer minor units."""
-    ex_vat = round(amount / (1 + vat))
-    return ex_vat, amount - ex_vat
-
-
-def order_line(line_id, text, origin, unit_amount, quantity, vat, timestamp):
-    """One invoice order line; amounts are incl. VAT and in minor units."""
-    unit_ex, unit_vat = split_vat(unit_amount, vat)
-    amount = unit_amount * quantity
-    ex_vat, amount_vat = split_vat(amount, vat)
-    return {
-        "id": line_id,
-        "ordertext": text,
-        "origin": origin,
-        "quantity": quantity,
-        "vat": vat,
-        "unit_amount": unit_amount,
-        "unit_amount_vat": unit_vat,
-        "unit_amount_ex_vat": unit_ex,
-        "amount": amount,
-        "amount_vat": amount_vat,
-        "amount_ex_vat": ex_vat,
-        "amount_defined_incl_vat": True,
-        "timestamp": timestamp,
-    }
-
-
-def invoice_totals(invoice):
-    """Recompute the invoice totals from its order lines (keeps them consistent)."""
-    lines = invoice["order_lines"]
-    invoice["amount"] = sum(line["amount"] for line in lines)
-    invoice["amount_vat"] = sum(line["amount_vat"] for line in lines)
-    invoice["amount_ex_vat"] = sum(line["amount_ex_vat"] for line in lines)
-
-
 def set_invoice_state(invoice, state, settled=None):
-    """Move an invoice to ``state``; only settled invoices carry settled values."""
+    """Move a generated invoice to ``state``; only settled invoices carry settled
+    values. (Its transactions and credit notes are made afterwards: ``history``.)"""
     invoice["state"] = state
     if state == "settled":
         invoice["settled"] = settled or invoice["created"]
@@ -355,6 +347,13 @@ class Account:
         self.invoices = {}
         self.invoice_ids = {}
         self.plan_versions = {}
+        # Every credit note and transaction by id; the same dicts as in their
+        # invoice's ``credit_notes`` and ``transactions``.
+        self.credit_notes = {}
+        self.transactions = {}
+        # Invoice id -> "invoice" for invoices whose VAT is rounded once on the
+        # invoice (see ``books.invoice_totals``); the others sum their lines.
+        self.invoice_rounding = {}
         self.events = []
         self.webhook_settings = {
             "urls": [],
@@ -364,6 +363,7 @@ class Account:
             "secret": digest("webhook", seed, index),
             "event_types": [],
             "alert_emails": [],
+            "alert_count": None,
         }
         self.counters = {"customer": 0, "subscription": 0, "invoice": 0, "plan": 0}
         self.rng = random.Random(f"billwerk-sandbox-mutations:{seed}:{index}")
@@ -410,6 +410,25 @@ class Account:
             "events": self.events,
             "webhook_settings": self.webhook_settings,
         }
+
+    def index_books(self, invoice):
+        """(Re)register an invoice's credit notes and transactions by id."""
+        for note in invoice.get("credit_notes", ()):
+            self.credit_notes[note["id"]] = note
+        for transaction in invoice.get("transactions", ()):
+            self.transactions[transaction["id"]] = transaction
+
+    def forget_books(self, invoice):
+        """Drop an invoice's credit notes and transactions (hard delete)."""
+        for note in invoice.get("credit_notes", ()):
+            self.credit_notes.pop(note["id"], None)
+        for transaction in invoice.get("transactions", ()):
+            self.transactions.pop(transaction["id"], None)
+        self.invoice_rounding.pop(invoice["id"], None)
+
+    def reverse_charge(self, customer_handle):
+        """True when sales to this customer carry 0 % VAT (EU company abroad)."""
+        return reverse_charge(self.customers.get(customer_handle), self.country)
 
     def count_active(self, customer_handle):
         """Recompute a customer's ``active_subscriptions`` from the subscriptions."""
@@ -466,6 +485,9 @@ class _Builder:
 
     def __init__(self, seed, index, template, sizes, anchor, events):
         self.rng = random.Random(f"billwerk-sandbox:{seed}:{index}")
+        # Customers abroad and the payment history draw from their own RNG, so
+        # the rest of the data stays what it was before they existed.
+        self.books_rng = random.Random(f"billwerk-sandbox-books:{seed}:{index}")
         self.sizes = sizes
         self.template = template
         self.people = PEOPLE[template.get("people", "dk")]
@@ -491,6 +513,7 @@ class _Builder:
     def build(self):
         self.build_plans()
         customer_rows = self.build_customers()
+        self.build_eu_companies()
         self.build_subscriptions(customer_rows)
         self.build_invoices()
         self.finish_customers(customer_rows)
@@ -511,7 +534,8 @@ class _Builder:
         """Mostly the account currency; a few plans in EUR, USD and JPY/DKK."""
         own = self.account.currency
         count = self.sizes["plans"]
-        extra = [cur for cur in ("EUR", "USD", "JPY", "DKK") if cur != own]
+        extra = self.template.get("extra_currencies", ("EUR", "USD", "JPY", "DKK"))
+        extra = [cur for cur in extra if cur != own]
         extra = extra[: min(3, count // 2)]
         if 1 <= index <= len(extra):
             return extra[index - 1]
@@ -533,7 +557,7 @@ class _Builder:
                 factor = 0.25
             else:
                 factor = 1
-            step = 1 if currency == "JPY" else 100
+            step = price_step(currency)
             amount = max(step, round(base * factor / step) * step)
             tier = TIERS[index % len(TIERS)]
             name = f"{tier} {label}"
@@ -641,6 +665,48 @@ class _Builder:
             rows[pos] = (rows[pos][0], rows[pos][1], True)
         return rows
 
+    def build_eu_companies(self):
+        """In an EU account, about 10 % of the customers are companies in another
+        member state with their VAT number there: their invoices carry 0 % VAT
+        (reverse charge). Customers already abroad in the EU keep their address;
+        a VAT number they have moves to their country."""
+        home = self.template["country"]
+        if home not in EU_COUNTRIES:
+            return
+        rng = self.books_rng
+        places = [row for row in EU_ABROAD if row[0] != home]
+        by_country = {row[0]: row for row in places}
+        customers = list(self.account.customers.values())
+        for customer in customers:
+            abroad = customer["country"] != home
+            if abroad and customer["country"] in by_country and customer["vat"]:
+                place = by_country[customer["country"]]
+                customer["vat"] = self._vat_number(place)
+            elif not abroad and rng.random() < 0.09:
+                self._move_abroad(customer, rng.choice(places))
+        if len(customers) >= 10 and not any(
+            reverse_charge(customer, home) for customer in customers
+        ):
+            self._move_abroad(rng.choice(customers), rng.choice(places))
+
+    def _vat_number(self, place):
+        digits = place[7]
+        number = self.books_rng.randrange(10 ** (digits - 1), 10**digits)
+        return place[6].format(number)
+
+    def _move_abroad(self, customer, place):
+        country, postal, city, street, phone, suffix = place[:6]
+        customer.update(
+            company=f"{customer['last_name']} {suffix}",
+            vat=self._vat_number(place),
+            country=country,
+            postal_code=postal,
+            city=city,
+            address=f"{street} {self.books_rng.randint(1, 120)}",
+            address2=None,
+            phone=f"{phone} {self.books_rng.randrange(10**7, 10**8)}",
+        )
+
     # subscriptions ----------------------------------------------------------
 
     def pick_states(self, count, deleted_flags):
@@ -728,7 +794,7 @@ class _Builder:
         schedule, interval = plan["schedule_type"], plan["interval_length"]
         amount = plan["amount"]
         if rng.random() < 0.2:
-            step = 1 if plan["currency"] == "JPY" else 100
+            step = price_step(plan["currency"])
             amount = max(step, round(amount * rng.uniform(0.7, 0.9) / step) * step)
         quantity = 1 if rng.random() < 0.85 else rng.randint(2, 5)
         created_dt = datetime.fromtimestamp(created, UTC)
@@ -862,6 +928,7 @@ class _Builder:
             "amount_ex_vat": 0,
             "settled_amount": 0,
             "refunded_amount": 0,
+            "credited_amount": 0,
             "currency": None,
             "number": None,
             "created": fmt_ts(created),
@@ -870,6 +937,8 @@ class _Builder:
             "period_from": None,
             "period_to": None,
             "order_lines": lines,
+            "transactions": [],
+            "credit_notes": [],
         }
         invoice_totals(invoice)
         return invoice
@@ -898,12 +967,15 @@ class _Builder:
         ):
             plan = self.plan_at(sub["plan"], int(parse_ts(sub["created"]).timestamp()))
             vat, schedule = plan["vat"], plan["schedule_type"]
+            if self.account.reverse_charge(sub["customer"]):
+                vat = 0.0
             interval = plan["interval_length"]
             for index in range(periods - share, periods):
                 start = period_start(billing_start, index, schedule, interval)
                 end = period_start(billing_start, index + 1, schedule, interval)
                 created = min(int(start.timestamp()), self.anchor - 1)
                 stamp = fmt_ts(created)
+                period = {"period_from": fmt_ts(start), "period_to": fmt_ts(end)}
                 lines = [
                     order_line(
                         self.hex(),
@@ -913,13 +985,17 @@ class _Builder:
                         sub["quantity"],
                         vat,
                         stamp,
+                        origin_handle=sub["plan"],
+                        **period,
                     )
                 ]
                 if rng.random() < 0.1:
-                    unit = 2500 if sub["currency"] != "JPY" else 300
+                    unit = ADD_ON_PRICES.get(sub["currency"], 2500)
                     text = rng.choice(ADD_ONS)
                     lines.append(
-                        order_line(self.hex(), text, "add_on", unit, 1, vat, stamp)
+                        order_line(
+                            self.hex(), text, "add_on", unit, 1, vat, stamp, **period
+                        )
                     )
                 invoice = self.new_invoice(
                     sub["customer"], sub["handle"], sub["plan"], created, "s", lines
@@ -946,18 +1022,24 @@ class _Builder:
             invoice["number"] = number
             self.account.invoices[invoice["id"]] = invoice
             self.account.invoice_ids[invoice["handle"]] = invoice["id"]
+        History(self.books_rng, self.anchor, fmt_ts).build(rows)
+        for invoice in rows:
+            self.account.index_books(invoice)
 
     def build_one_offs(self, count):
         rng = self.rng
         customers = list(self.account.customers.values())
         rows = []
         currency = self.account.currency
-        step = 1 if currency == "JPY" else 100
+        step = price_step(currency)
         for _ in range(count if customers else 0):
             customer = rng.choice(customers)
             low = int(parse_ts(customer["created"]).timestamp())
             created = self.moment(low, self.anchor)
             stamp = fmt_ts(created)
+            vat = self.account.vat
+            if self.account.reverse_charge(customer["handle"]):
+                vat = 0.0
             lines = []
             for _line in range(rng.randint(1, 2)):
                 unit = (
@@ -971,7 +1053,7 @@ class _Builder:
                         "ondemand",
                         unit,
                         rng.randint(1, 3),
-                        self.account.vat,
+                        vat,
                         stamp,
                     )
                 )
@@ -1013,7 +1095,7 @@ class _Builder:
             stamp = sub["expired_date"] or sub["created"]
             latest[sub["customer"]] = max(latest.get(sub["customer"], ""), stamp)
         for invoice in account.invoices.values():
-            stamp = max(invoice["created"], invoice["settled"] or "")
+            stamp = max(invoice_moments(invoice))
             latest[invoice["customer"]] = max(
                 latest.get(invoice["customer"], ""), stamp
             )
@@ -1053,22 +1135,59 @@ class _Builder:
         for moment, kind, handle in self.sub_marks:
             rows.append((moment, kind, subs[handle]["customer"], handle, None))
         for inv in self.account.invoices.values():
-            key = (inv["customer"], inv["subscription"], inv["handle"])
-            rows.append((inv["created"], "invoice_created", *key))
-            if inv["state"] == "settled":
-                rows.append((inv["settled"], "invoice_settled", *key))
-            elif inv["state"] in ("cancelled", "failed", "dunning", "authorized"):
-                rows.append((inv["created"], f"invoice_{inv['state']}", *key))
+            rows.extend(invoice_event_rows(inv))
         order = {"created": 0}
         rows.sort(key=lambda row: (row[0], order.get(row[1].split("_")[-1], 1)))
-        self.account.events = [
-            {
+        events = []
+        for moment, kind, customer, subscription, invoice, *extra in rows:
+            event = {
                 "id": self.hex(),
                 "event_type": kind,
                 "customer": customer,
                 "subscription": subscription,
                 "invoice": invoice,
-                "created": moment,
             }
-            for moment, kind, customer, subscription, invoice in rows
-        ]
+            event.update(*extra)
+            event["created"] = moment
+            events.append(event)
+        self.account.events = events
+
+
+def invoice_moments(invoice):
+    """Every time something happened to a generated invoice."""
+    stamps = [invoice["created"], invoice["settled"] or ""]
+    for transaction in invoice.get("transactions", ()):
+        stamps.append(transaction["created"])
+    for note in invoice.get("credit_notes", ()):
+        stamps.append(note["created"])
+    return stamps
+
+
+def invoice_event_rows(inv):
+    """(moment, type, customer, subscription, invoice handle, extra fields) of
+    the events a generated invoice made: created, each settlement (also a
+    partial one), each refund and each credit note; cancelled, failed, dunning
+    and authorized at creation."""
+    key = (inv["customer"], inv["subscription"], inv["handle"])
+    rows = [(inv["created"], "invoice_created", *key)]
+    refund_notes = {
+        note["transaction"]: note["id"]
+        for note in inv.get("credit_notes", ())
+        if note["transaction"]
+    }
+    for transaction in inv.get("transactions", ()):
+        if transaction["type"] == "settle":
+            extra = {"transaction": transaction["id"]}
+            rows.append((transaction["settled"], "invoice_settled", *key, extra))
+        elif transaction["type"] == "refund":
+            extra = {
+                "transaction": transaction["id"],
+                "credit_note": refund_notes.get(transaction["id"]),
+            }
+            rows.append((transaction["refunded"], "invoice_refund", *key, extra))
+    for note in inv.get("credit_notes", ()):
+        extra = {"credit_note": note["id"]}
+        rows.append((note["created"], "invoice_credited", *key, extra))
+    if inv["state"] in ("cancelled", "failed", "dunning", "authorized"):
+        rows.append((inv["created"], f"invoice_{inv['state']}", *key))
+    return rows
