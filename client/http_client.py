@@ -23,7 +23,10 @@ from .retry import Pacer, RetryPolicy, parse_retry_after, pause
 _logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.reepay.com/v1/"
-LIST_ENTITIES = ("plan", "subscription", "customer", "invoice")
+LIST_ENTITIES = ("plan", "subscription", "customer", "invoice", "credit_note")
+# Lists whose reference documents no `range`: they are bounded by `created`
+# anyway, and a strict server may refuse a parameter it does not know.
+LISTS_WITHOUT_RANGE = frozenset({"credit_note"})
 PAGE_SIZE = 100
 # Pages a list read fetches ahead of its reader, in a thread of its own.
 MAX_PREFETCH = 2
@@ -162,6 +165,8 @@ class BillwerkClient:
         if date_to:
             query["to"] = date_to
         query.update({k: v for k, v in params.items() if v is not None})
+        if entity in LISTS_WITHOUT_RANGE:
+            del query["range"]
         if not self.prefetch:
             yield from self._pages(entity, query, token)
             return
@@ -264,6 +269,7 @@ class BillwerkClient:
             "subscription": "subscription/{}",
             "customer": "customer/{}",
             "invoice": "invoice/{}",
+            "credit_note": "credit_note/{}",
         }[entity]
         return self._request("GET", path.format(quote(str(key), safe="")))
 

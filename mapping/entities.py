@@ -6,10 +6,11 @@ to ids in bulk, so that this module needs no database.
 
 from dataclasses import dataclass
 
+from . import books
 from . import readers as read
 
 # Raise it whenever a *_values function changes what it returns.
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 
 PLAN_STATES = ("active", "superseded", "deleted")
 SUBSCRIPTION_STATES = ("pending", "active", "on_hold", "expired")
@@ -137,8 +138,29 @@ def invoice_values(payload):
         "settled": read.timestamp(payload, "settled"),
         "period_from": read.day(payload, "period_from"),
         "period_to": read.day(payload, "period_to"),
+        "credited_amount": read.money(payload, "credited_amount"),
+        "order_lines": books.stored_lines(payload),
         # Billwerk never deletes invoices; one that vanished and came back
         # (seen by reconciliation) is active again.
+        "active": True,
+    }
+
+
+def credit_note_values(payload):
+    _require_object(payload)
+    return {
+        "billwerk_id": read.key(payload, "id"),
+        "invoice_handle": read.text(payload, "invoice"),
+        "customer_handle": read.text(payload, "customer"),
+        "subscription_handle": read.text(payload, "subscription"),
+        "amount": read.money(payload, "amount"),
+        "amount_vat": read.money(payload, "amount_vat"),
+        "amount_ex_vat": read.money(payload, "amount_ex_vat"),
+        "currency_code": read.currency(payload),
+        "refund_transaction": read.text(payload, "transaction"),
+        "accounting_number": read.text(payload, "accounting_number"),
+        "created": read.timestamp(payload, "created"),
+        "credit_note_lines": books.credit_note_lines(payload),
         "active": True,
     }
 
@@ -155,6 +177,8 @@ class Entity:
     ranges: tuple = ("created",)
     # Lists may hold versions that are not the object's current state.
     is_current: callable = None  # None: every payload is current
+    # Objects a payload embeds, stored as their own entity: (field, entity name).
+    children: tuple = ()
 
     def key_of(self, payload):
         """The payload's key as text, or None when it has none (a broken item)."""
@@ -183,7 +207,17 @@ INVOICE = Entity(
     "id",
     invoice_values,
     ("created", "settled"),
+    children=(("credit_notes", "credit_note"),),
+)
+# The credit note list documents no `range`: it is read by `created` alone.
+CREDIT_NOTE = Entity(
+    "credit_note",
+    "billwerk.credit.note",
+    "billwerk_id",
+    "id",
+    credit_note_values,
+    (None,),
 )
 # Load order: related records first, so most relations resolve in the same run.
-ENTITIES = (PLAN, CUSTOMER, SUBSCRIPTION, INVOICE)
+ENTITIES = (PLAN, CUSTOMER, SUBSCRIPTION, INVOICE, CREDIT_NOTE)
 ENTITIES_BY_NAME = {entity.name: entity for entity in ENTITIES}

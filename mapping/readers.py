@@ -73,16 +73,23 @@ def fraction(payload, field):
     return float(value)
 
 
-def money(payload, field):
-    """An amount in minor units (an integer), as an amount of its currency."""
+def minor(payload, field, default=0):
+    """An amount in minor units, kept as the exact integer Billwerk sent."""
     value = payload.get(field)
     if value is None:
-        return 0.0
+        return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise MappingError(f"'{field}' is not an amount in minor units: {value!r:.40}")
     if abs(value) > MINOR_MAX:
         raise MappingError(f"'{field}' is out of range: {value}")
-    return minor_to_amount(value, currency(payload))
+    return value
+
+
+def money(payload, field):
+    """An amount in minor units (an integer), as an amount of its currency."""
+    if payload.get(field) is None:
+        return 0.0
+    return minor_to_amount(minor(payload, field), currency(payload))
 
 
 def currency(payload, field="currency"):
