@@ -1,13 +1,13 @@
 {
     "name": "Billwerk+ Optimize Connector",
     "summary": "Keep Billwerk+ Optimize plans, subscriptions, customers and "
-    "invoices in sync with Odoo",
-    "version": "18.0.1.1.0",
+    "invoices in sync with Odoo, and post the invoices to accounting",
+    "version": "18.0.2.0.0",
     "category": "Accounting",
     "website": "https://github.com/billwerk-connector/billwerk_connector",
     "author": "billwerk_connector developers",
     "license": "LGPL-3",
-    "depends": ["base"],
+    "depends": ["account"],
     "external_dependencies": {"python": ["requests", "cryptography"]},
     "data": [
         "security/billwerk_security.xml",
@@ -18,6 +18,8 @@
         "views/billwerk_customer_views.xml",
         "views/billwerk_subscription_views.xml",
         "views/billwerk_invoice_views.xml",
+        "views/billwerk_credit_note_views.xml",
+        "views/account_move_views.xml",
         "views/billwerk_sync_run_views.xml",
         "views/billwerk_account_views.xml",
         "wizards/set_api_key_views.xml",

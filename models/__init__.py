@@ -13,3 +13,9 @@ from . import billwerk_sync_run
 from . import billwerk_sync_batch
 from . import billwerk_sync_run_line
 from . import billwerk_sync_run_warning
+from . import billwerk_credit_note
+from . import billwerk_tax_mapping
+from . import billwerk_line_product
+from . import billwerk_account_books
+from . import billwerk_posting
+from . import account_move

@@ -27,6 +27,17 @@ USER_FIELDS = frozenset({"create_partners"})
 # is in use: a member of the group could otherwise plant an account whose URL
 # collects the next key typed into it.
 ADMIN_FIELDS = frozenset({"api_url", "active"})
+# Accounting managers set up the Accounting section (billwerk_account_books.py).
+ACCOUNTING_FIELDS = frozenset(
+    {
+        "post_invoices",
+        "post_from",
+        "sale_journal_id",
+        "tax_mapping_ids",
+        "line_product_ids",
+    }
+)
+ACCOUNTING_MANAGER = "account.group_account_manager"
 CREATE_FIELDS = frozenset({"company_id"})
 
 
@@ -140,7 +151,7 @@ class BillwerkAccount(models.Model):
         """Refuse values a user may not set; the connector's own code is sudo."""
         if self.env.su:
             return
-        allowed = allowed | (ADMIN_FIELDS if self.env.is_system() else frozenset())
+        allowed = allowed | self._fields_of_user_role()
         refused = sorted(
             name for name in vals if name not in allowed and name in self._fields
         )
@@ -150,10 +161,20 @@ class BillwerkAccount(models.Model):
                 self.env._(
                     "Only the connector sets these fields of a Billwerk account: "
                     "%(fields)s. Administrators set the API URL and archive "
-                    "accounts; the API key is set with Set API key.",
+                    "accounts, accounting managers the Accounting section; the "
+                    "API key is set with Set API key.",
                     fields=labels,
                 )
             )
+
+    def _fields_of_user_role(self):
+        """What the user's roles add to what every member may set."""
+        allowed = set()
+        if self.env.is_system():
+            allowed |= ADMIN_FIELDS
+        if self.env.user.has_group(ACCOUNTING_MANAGER):
+            allowed |= ACCOUNTING_FIELDS
+        return frozenset(allowed)
 
     @api.model
     def default_get(self, fields_list):
@@ -162,9 +183,7 @@ class BillwerkAccount(models.Model):
         # fall back to the field's own default (all scalars here).
         defaults = super().default_get(fields_list)
         if not self.env.su:
-            allowed = USER_FIELDS | CREATE_FIELDS
-            if self.env.is_system():
-                allowed |= ADMIN_FIELDS
+            allowed = USER_FIELDS | CREATE_FIELDS | self._fields_of_user_role()
             for name in set(defaults) - allowed:
                 field = self._fields.get(name)
                 if field and field.default:

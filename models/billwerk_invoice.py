@@ -1,4 +1,7 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+# Billwerk states whose invoice is a claim on the customer: posted in Odoo.
+POSTED_STATES = ("pending", "authorized", "dunning", "settled", "failed")
 
 
 class BillwerkInvoice(models.Model):
@@ -57,11 +60,72 @@ class BillwerkInvoice(models.Model):
     settled = fields.Datetime(readonly=True)
     period_from = fields.Date(readonly=True)
     period_to = fields.Date(readonly=True)
+    credited_amount = fields.Monetary(readonly=True)
+    # Minor units, as Billwerk sent them (mapping/books.py reads them).
+    order_lines = fields.Json(readonly=True)
+    credit_note_ids = fields.One2many(
+        "billwerk.credit.note", "invoice_id", string="Credit notes", readonly=True
+    )
+    move_id = fields.Many2one(
+        "account.move",
+        string="Journal entry",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The customer invoice this Billwerk invoice was posted as.",
+    )
+    reversal_move_id = fields.Many2one(
+        "account.move",
+        string="Reversal",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The credit note that reversed the posted invoice when Billwerk "
+        "cancelled it.",
+    )
+    post_error = fields.Char(
+        string="Waits because",
+        readonly=True,
+        copy=False,
+        help="Why this invoice is not posted yet; the next run tries again.",
+    )
+    posting_state = fields.Selection(
+        [
+            ("not_posted", "Not posted"),
+            ("waiting", "Waiting"),
+            ("posted", "Posted"),
+            ("reversed", "Reversed"),
+        ],
+        compute="_compute_posting_state",
+    )
 
     _sql_constraints = [
         (
             "billwerk_id_account_uniq",
             "unique(account_id, billwerk_id)",
             "A Billwerk invoice id is unique per account.",
-        )
+        ),
+        (
+            "move_uniq",
+            "unique(move_id)",
+            "A journal entry belongs to one Billwerk invoice.",
+        ),
     ]
+
+    @api.depends("move_id", "reversal_move_id", "post_error")
+    def _compute_posting_state(self):
+        for invoice in self:
+            if invoice.reversal_move_id:
+                invoice.posting_state = "reversed"
+            elif invoice.move_id:
+                invoice.posting_state = "posted"
+            elif invoice.post_error:
+                invoice.posting_state = "waiting"
+            else:
+                invoice.posting_state = "not_posted"
+
+    def action_open_move(self):
+        self.ensure_one()
+        return self.move_id._get_records_action(name=self.env._("Journal entry"))

@@ -28,6 +28,14 @@ class BillwerkPlan(models.Model):
     subscription_ids = fields.One2many(
         "billwerk.subscription", "plan_id", readonly=True
     )
+    product_id = fields.Many2one(
+        "product.product",
+        readonly=True,
+        copy=False,
+        ondelete="restrict",
+        help="The service product its invoice lines are booked on, made when "
+        "the first invoice is posted. Open it to set its income account.",
+    )
 
     _sql_constraints = [
         (

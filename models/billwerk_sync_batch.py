@@ -7,10 +7,12 @@ digest changed; a record that cannot be stored is skipped with its reason.
 import hashlib
 import json
 
+from psycopg2.extras import Json as PgJson
+
 from odoo import models
 from odoo.tools import SQL
 
-from ..mapping.entities import MAPPING_VERSION
+from ..mapping.entities import ENTITIES_BY_NAME, MAPPING_VERSION
 from ..mapping.readers import MappingError
 
 # (many2one field, handle field, related model): resolved by handle.
@@ -23,6 +25,10 @@ RELATIONS = {
         ("customer_id", "customer_handle", "billwerk.customer"),
         ("subscription_id", "subscription_handle", "billwerk.subscription"),
         ("plan_id", "plan_handle", "billwerk.plan"),
+    ),
+    "billwerk.credit.note": (
+        ("customer_id", "customer_handle", "billwerk.customer"),
+        ("invoice_id", "invoice_handle", "billwerk.invoice"),
     ),
 }
 
@@ -44,6 +50,8 @@ def _column_value(field, value):
     """A Python value as PostgreSQL takes it: False is NULL but for booleans."""
     if value is False and field.type != "boolean":
         return None
+    if field.type == "json" and value is not None:
+        return PgJson(value)
     return value
 
 
@@ -83,6 +91,15 @@ class BillwerkSyncBatch(models.Model):
         counts = context["counts"][entity.name]
         for index, number in enumerate(done):
             counts[index] += number
+        for field, child_name in entity.children:
+            embedded = [
+                item
+                for payload in payloads
+                if isinstance(payload, dict) and isinstance(payload.get(field), list)
+                for item in payload[field]
+            ]
+            if embedded:
+                self._apply(ENTITIES_BY_NAME[child_name], embedded, context)
 
     def _map_payloads(self, entity, payloads, context):
         """Field values by key; payloads breaking the documented types are skipped."""
@@ -262,54 +279,9 @@ class BillwerkSyncBatch(models.Model):
             cache.setdefault(code, False)
 
     def _link_partners(self, values_list):
-        """Match new customers to contacts by e-mail, else create the contacts."""
-        company = self.account_id.company_id
-        partners = self.env["res.partner"].sudo()
-        emails = {v["email"].lower() for v in values_list if v.get("email")}
-        by_email = {}
-        if emails:
-            # E-mail case carries no meaning: match on lower(email), in SQL
-            # because the ORM has no case-insensitive "in".
-            partners.flush_model(["email", "company_id", "active"])
-            self.env.cr.execute(
-                """
-                SELECT id, lower(email) FROM res_partner
-                 WHERE lower(email) = ANY(%s) AND active
-                   AND (company_id = %s OR company_id IS NULL)
-                 ORDER BY id
-                """,
-                (list(emails), company.id),
-            )
-            for partner_id, email in self.env.cr.fetchall():
-                by_email.setdefault(email, partner_id)
-        to_create = {}
-        for values in values_list:
-            email = (values.get("email") or "").lower()
-            if email in by_email:
-                continue
-            to_create.setdefault(email or values["handle"], values)
-        created = partners.create(
-            [
-                {
-                    "name": values["name"],
-                    "email": values.get("email") or False,
-                    "phone": values.get("phone") or False,
-                    "street": values.get("address") or False,
-                    "street2": values.get("address2") or False,
-                    "zip": values.get("postal_code") or False,
-                    "city": values.get("city") or False,
-                    "country_id": values.get("country_id") or False,
-                    "is_company": bool(values.get("company_name")),
-                    "company_id": company.id,
-                }
-                for values in to_create.values()
-            ]
+        self.env["billwerk.customer"]._link_partners(
+            values_list, self.account_id.company_id
         )
-        for key, partner in zip(to_create, created, strict=True):
-            by_email[key] = partner.id
-        for values in values_list:
-            email = (values.get("email") or "").lower()
-            values["partner_id"] = by_email.get(email or values["handle"], False)
 
     def _link_pending_relations(self):
         """Resolve handles whose record arrived after the record naming them."""

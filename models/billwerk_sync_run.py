@@ -32,6 +32,8 @@ EVENT_PAGE_SIZE = 100
 APPLY_BATCH = 100
 # Pages of a first load after which the table's statistics are refreshed.
 ANALYZE_AFTER_PAGES = (2, 10, 100)
+# Invoices copied without lines that one run re-reads before posting.
+MAX_LINE_READS = 1000
 # A run's form lists at most this many skipped records; the count is exact.
 MAX_LOGGED_SKIPS = 500
 
@@ -177,7 +179,10 @@ class BillwerkSyncRun(models.Model):
                     self._reconcile(context)
                 else:
                     self._incremental(context)
+                self._read_lines_due_for_posting(context)
             self._link_pending_relations()
+            # The books, after the copies and under the same lock.
+            self.env["billwerk.posting"]._post_account(account)
         except billwerk_errors.KeyRejected as rejection:
             account._mark_key_rejected(rejection)
             error = account.connection_error
@@ -296,6 +301,23 @@ class BillwerkSyncRun(models.Model):
                     entity, self._cursor(entity, "settled"), "settled", context
                 )
         self._follow_events(context)
+
+    def _read_lines_due_for_posting(self, context):
+        """Re-read invoices due for posting that were copied without their lines
+        (by a version before posting existed)."""
+        account = self.account_id
+        if not account.post_invoices or not account.post_from:
+            return
+        posting = self.env["billwerk.posting"]
+        invoices = (
+            posting.sudo()
+            ._due_invoices(account)
+            .filtered(lambda invoice: not isinstance(invoice.order_lines, list))
+        )[:MAX_LINE_READS]
+        if invoices:
+            # Written again even where Billwerk's payload has not changed.
+            invoices.sync_hash = False
+            self._apply_objects(INVOICE, invoices.mapped("billwerk_id"), context)
 
     def _reconcile(self, context):
         for entity in ENTITIES:

@@ -17,6 +17,7 @@ class BillwerkSyncRunLine(models.Model):
             ("customer", "Customers"),
             ("subscription", "Subscriptions"),
             ("invoice", "Invoices"),
+            ("credit_note", "Credit notes"),
         ],
         required=True,
     )

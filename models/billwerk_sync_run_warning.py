@@ -22,6 +22,7 @@ class BillwerkSyncRunWarning(models.Model):
             ("customer", "Customer"),
             ("subscription", "Subscription"),
             ("invoice", "Invoice"),
+            ("credit_note", "Credit note"),
             ("event", "Event"),
         ],
         required=True,

@@ -9,3 +9,4 @@ from . import test_switch_back
 from . import test_purge
 from . import test_partners
 from . import test_tour
+from . import test_posting

@@ -1,0 +1,132 @@
+"""The account screen's Accounting section: what is posted, where, and why not."""
+
+from datetime import datetime, timezone
+
+from odoo import fields, models
+from odoo.exceptions import AccessError
+
+# The account screen lists this many reasons; the list of waiting invoices
+# has them all.
+SHOWN_REASONS = 5
+
+
+class BillwerkAccountBooks(models.Model):
+    _inherit = "billwerk.account"
+
+    post_invoices = fields.Boolean(
+        string="Post to accounting",
+        help="Post every Billwerk invoice and credit note as a customer invoice "
+        "or credit note of this company, once, after each synchronization.",
+    )
+    post_from = fields.Date(
+        string="Post invoices created on or after",
+        help="Invoices created earlier in Billwerk are never posted: they are in "
+        "the books already, some other way. Set when posting is switched on "
+        "(that day, in the Billwerk account's time zone).",
+    )
+    sale_journal_id = fields.Many2one(
+        "account.journal",
+        string="Sales journal",
+        check_company=True,
+        domain="[('type', '=', 'sale')]",
+        help="Empty: a journal 'Billwerk' of type sale is made for the company "
+        "when the first invoice is posted. Keep it for Billwerk's invoices "
+        "alone: they are posted with Billwerk's invoice numbers.",
+    )
+    tax_mapping_ids = fields.One2many(
+        "billwerk.tax.mapping", "account_id", string="VAT mapping"
+    )
+    line_product_ids = fields.One2many(
+        "billwerk.line.product", "account_id", string="Products of other lines"
+    )
+    posted_invoice_count = fields.Integer(
+        compute="_compute_posting_summary", string="Posted invoices"
+    )
+    waiting_invoice_count = fields.Integer(
+        compute="_compute_posting_summary", string="Waiting invoices"
+    )
+    waiting_summary = fields.Text(compute="_compute_posting_summary")
+
+    def _compute_posting_summary(self):
+        invoices = self.env["billwerk.invoice"]
+        notes = self.env["billwerk.credit.note"]
+        posted = dict(
+            invoices._read_group(
+                [("account_id", "in", self.ids), ("move_id", "!=", False)],
+                ["account_id"],
+                ["__count"],
+            )
+        )
+        reasons = {}
+        for model, kind in ((invoices, "invoice"), (notes, "credit_note")):
+            for account, reason, count in model._read_group(
+                [("account_id", "in", self.ids), ("post_error", "!=", False)],
+                ["account_id", "post_error"],
+                ["__count"],
+            ):
+                reasons.setdefault(account, []).append((count, kind, reason))
+        for account in self:
+            account.posted_invoice_count = posted.get(account, 0)
+            rows = sorted(reasons.get(account, []), key=lambda row: -row[0])
+            account.waiting_invoice_count = sum(
+                count for count, kind, _reason in rows if kind == "invoice"
+            )
+            account.waiting_summary = "\n".join(
+                account._waiting_line(count, kind, reason)
+                for count, kind, reason in rows[:SHOWN_REASONS]
+            )
+
+    def _waiting_line(self, count, kind, reason):
+        if kind == "invoice":
+            return self.env._(
+                "%(count)s invoices wait: %(reason)s", count=count, reason=reason
+            )
+        return self.env._(
+            "%(count)s credit notes wait: %(reason)s", count=count, reason=reason
+        )
+
+    def write(self, vals):
+        if not vals.get("post_invoices"):
+            return super().write(vals)
+        switched_on = self.filtered(lambda account: not account.post_invoices)
+        for account in switched_on:
+            # Customers are posted on their contact: linking comes on too.
+            extra = {"create_partners": True}
+            if not vals.get("post_from") and not account.post_from:
+                extra["post_from"] = account._billwerk_today()
+            super(BillwerkAccountBooks, account).write({**vals, **extra})
+        others = self - switched_on
+        return super(BillwerkAccountBooks, others).write(vals) if others else True
+
+    def _billwerk_today(self):
+        now = datetime.now(timezone.utc).astimezone(self._billwerk_zone())
+        return now.date()
+
+    # -- posting --
+    def action_post_now(self):
+        """Post what waits now, under the account's lock, as after a sync."""
+        self.ensure_one()
+        if not self.env.user.has_group("account.group_account_invoice"):
+            raise AccessError(
+                self.env._("Posting to accounting needs the Invoicing rights.")
+            )
+        self.check_access("write")
+        with self._sync_locks():
+            result = self.env["billwerk.posting"]._post_account(self)
+        return result._notification(self.env)
+
+    def action_open_waiting_invoices(self):
+        self.ensure_one()
+        return self._action_open_records(
+            "billwerk.invoice",
+            self.env._("Invoices waiting to be posted"),
+            [("post_error", "!=", False)],
+        )
+
+    def action_open_posted_invoices(self):
+        self.ensure_one()
+        return self._action_open_records(
+            "billwerk.invoice",
+            self.env._("Posted invoices"),
+            [("move_id", "!=", False)],
+        )

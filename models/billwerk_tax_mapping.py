@@ -1,0 +1,116 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import float_compare
+
+from ..mapping.books import rate_key
+
+
+class BillwerkTaxMapping(models.Model):
+    """Which sales tax of the company books a VAT rate Billwerk charges.
+
+    Rows are added for every rate the synchronized invoices use, prefilled
+    with the company's sales tax of that percentage when there is exactly
+    one; the accountant chooses the others. Nothing is ever created in the
+    company's taxes.
+    """
+
+    _name = "billwerk.tax.mapping"
+    _description = "Billwerk VAT rate to sales tax"
+    _order = "account_id, vat_rate desc, country_id"
+
+    account_id = fields.Many2one(
+        "billwerk.account", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True)
+    vat_rate = fields.Float(
+        string="Billwerk VAT",
+        digits=(16, 6),
+        required=True,
+        help="As Billwerk sends it: 0.25 for 25 %.",
+    )
+    vat_percent = fields.Char(string="VAT rate", compute="_compute_vat_percent")
+    country_id = fields.Many2one(
+        "res.country",
+        string="Customer country",
+        help="Only for customers in this country; empty: every customer.",
+    )
+    tax_id = fields.Many2one(
+        "account.tax",
+        string="Sales tax",
+        check_company=True,
+        domain="[('type_tax_use', '=', 'sale'), ('amount_type', '=', 'percent'), "
+        "('price_include', '=', False)]",
+        help="A sales tax of this percentage, excluded from the price.",
+    )
+
+    def init(self):
+        # Once per rate and country, "no country" included (PostgreSQL < 15
+        # has no NULLS NOT DISTINCT).
+        self.env.cr.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS billwerk_tax_mapping_rate_country_uniq "
+            "ON billwerk_tax_mapping (account_id, vat_rate, COALESCE(country_id, 0))"
+        )
+
+    @api.depends("vat_rate")
+    def _compute_vat_percent(self):
+        for mapping in self:
+            mapping.vat_percent = f"{mapping.vat_rate * 100:g} %"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if "vat_rate" in vals:
+                vals["vat_rate"] = rate_key(vals["vat_rate"])
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "vat_rate" in vals:
+            vals["vat_rate"] = rate_key(vals["vat_rate"])
+        return super().write(vals)
+
+    @api.constrains("vat_rate", "country_id", "account_id")
+    def _check_once_per_rate(self):
+        for mapping in self:
+            twins = self.search_count(
+                [
+                    ("id", "!=", mapping.id),
+                    ("account_id", "=", mapping.account_id.id),
+                    ("vat_rate", "=", mapping.vat_rate),
+                    ("country_id", "=", mapping.country_id.id),
+                ]
+            )
+            if twins:
+                raise ValidationError(
+                    self.env._(
+                        "%(rate)s VAT is mapped twice for the same customer "
+                        "country; keep one row.",
+                        rate=mapping.vat_percent,
+                    )
+                )
+
+    @api.constrains("tax_id", "vat_rate", "account_id")
+    def _check_tax(self):
+        for mapping in self.filtered("tax_id"):
+            tax = mapping.tax_id
+            problem = None
+            if tax.company_id != mapping.account_id.company_id:
+                problem = self.env._("it belongs to another company")
+            elif tax.type_tax_use != "sale":
+                problem = self.env._("it is not a sales tax")
+            elif tax.amount_type != "percent":
+                problem = self.env._("it is not a percentage")
+            elif tax.price_include:
+                problem = self.env._("it is included in the price")
+            elif float_compare(tax.amount, mapping.vat_rate * 100, precision_digits=4):
+                problem = self.env._("it is %(amount)s %%", amount=f"{tax.amount:g}")
+            if problem:
+                raise ValidationError(
+                    self.env._(
+                        "The tax %(tax)s cannot book Billwerk's %(rate)s VAT: "
+                        "%(problem)s. Choose a sales tax of %(rate)s, excluded "
+                        "from the price.",
+                        tax=tax.display_name,
+                        rate=mapping.vat_percent,
+                        problem=problem,
+                    )
+                )

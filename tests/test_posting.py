@@ -1,0 +1,485 @@
+"""Billwerk invoices become posted customer invoices: once, and to the minor unit."""
+
+from datetime import UTC
+from unittest.mock import patch
+
+import psycopg2
+
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
+
+from ..mapping.money import currency_exponent
+from ..models.billwerk_invoice import POSTED_STATES
+from .common import BillwerkSandboxCase
+
+RATES = (0.25, 0.19, 0.1, 0.0)
+
+
+def minor(amount, currency):
+    return round(amount * 10 ** currency_exponent(currency.name))
+
+
+class PostingCase(BillwerkSandboxCase):
+    """A company with a sales tax per Billwerk rate, connected and synced."""
+
+    # The third sandbox account bills in KWD (three decimals) too.
+    sandbox_options = {"customers": 40, "plans": 4, "invoices": 120, "accounts": 3}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # KWD has three decimals: prices need them too (a database setting).
+        cls.env.ref("product.decimal_price").digits = 3
+        cls.taxes = cls.sales_taxes(cls.env.company)
+        cls.store_key()
+        cls.env["billwerk.sync.run"]._run_for(cls.account, trigger="manual")
+        cls.manager = new_test_user(
+            cls.env,
+            login="billwerk_chief_accountant",
+            groups="base.group_user,account.group_account_manager,"
+            "billwerk_connector.group_billwerk_account",
+        )
+
+    @classmethod
+    def sales_taxes(cls, company):
+        """One excluded sales tax per rate, each in a tax group of its own."""
+        taxes = {}
+        for rate in RATES:
+            group = cls.env["account.tax.group"].create(
+                {
+                    "name": f"VAT {rate * 100:g}% {company.name}",
+                    "company_id": company.id,
+                }
+            )
+            taxes[rate] = cls.env["account.tax"].create(
+                {
+                    "name": f"Billwerk test VAT {rate * 100:g}%",
+                    "amount": rate * 100,
+                    "amount_type": "percent",
+                    "type_tax_use": "sale",
+                    "price_include_override": "tax_excluded",
+                    "tax_group_id": group.id,
+                    "company_id": company.id,
+                }
+            )
+        return taxes
+
+    def connected_company(self, key, name):
+        """Another company with a chart, its taxes and an account on ``key``."""
+        company = self.env["res.company"].create({"name": name})
+        self.env["account.chart.template"].try_loading(
+            "generic_coa", company=company, install_demo=False
+        )
+        taxes = self.sales_taxes(company)
+        account = self.env["billwerk.account"].create(
+            {"company_id": company.id, "api_url": self.sandbox.url}
+        )
+        self.store_key(account, key)
+        self.sync(account)
+        self.manager.company_ids |= company
+        return account, taxes
+
+    def switch_posting_on(self, account=None, post_from="2000-01-01"):
+        account = account or self.account
+        account.with_user(self.manager).write(
+            {"post_invoices": True, "post_from": post_from}
+        )
+
+    def post(self, account=None):
+        return self.env["billwerk.posting"]._post_account(account or self.account)
+
+    def invoices(self, account=None, **extra):
+        domain = [("account_id", "=", (account or self.account).id)]
+        domain += [(name, "=", value) for name, value in extra.items()]
+        return self.env["billwerk.invoice"].search(domain)
+
+    def assert_exact(self, invoice):
+        move = invoice.move_id
+        currency = invoice.currency_id
+        self.assertEqual(move.state, "posted", invoice.handle)
+        self.assertEqual(move.currency_id, currency, invoice.handle)
+        self.assertEqual(
+            (
+                minor(move.amount_untaxed, currency),
+                minor(move.amount_tax, currency),
+                minor(move.amount_total, currency),
+            ),
+            (
+                minor(invoice.amount_ex_vat, currency),
+                minor(invoice.amount_vat, currency),
+                minor(invoice.amount, currency),
+            ),
+            f"{invoice.handle} in {currency.name}",
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestInvoicesArePosted(PostingCase):
+    def post_everything_with(self, rounding, account=None):
+        account = account or self.account
+        account.company_id.tax_calculation_rounding_method = rounding
+        self.switch_posting_on(account)
+        result = self.post(account)
+        invoices = self.invoices(account)
+        due = invoices.filtered(lambda i: i.state in POSTED_STATES)
+        self.assertTrue(due, "the sandbox account has invoices to post")
+        self.assertFalse(due.filtered("post_error"), due.mapped("post_error"))
+        self.assertEqual(result.invoices, len(due))
+        for invoice in due:
+            self.assert_exact(invoice)
+        return invoices, due
+
+    def every_sandbox_account(self):
+        yield self.account
+        for position, key in enumerate(self.sandbox.keys[1:], start=2):
+            yield self.connected_company(key, f"Billwerk Co {position}")[0]
+
+    def test_every_invoice_to_the_minor_unit_rounding_per_line(self):
+        currencies = set()
+        for account in self.every_sandbox_account():
+            _invoices, due = self.post_everything_with("round_per_line", account)
+            currencies |= set(due.currency_id.mapped("name"))
+        self.assertIn("JPY", currencies, "a zero-decimal currency is covered")
+        self.assertIn("KWD", currencies, "a three-decimal currency is covered")
+
+    def test_every_invoice_to_the_minor_unit_rounding_globally(self):
+        for account in self.every_sandbox_account():
+            self.post_everything_with("round_globally", account)
+
+    def test_states_that_are_not_claims_are_not_posted(self):
+        invoices, due = self.post_everything_with("round_per_line")
+        others = invoices - due
+        self.assertTrue(others.filtered(lambda i: i.state == "created"))
+        self.assertTrue(others.filtered(lambda i: i.state == "cancelled"))
+        self.assertFalse(others.move_id, "drafts and cancelled invoices stay out")
+
+    def test_a_posted_invoice_reads_like_the_billwerk_one(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="settled")[0]
+        move = invoice.move_id
+        self.assertEqual(move.move_type, "out_invoice")
+        self.assertEqual(move.partner_id, invoice.customer_id.partner_id)
+        self.assertEqual(move.journal_id, self.account.sale_journal_id)
+        self.assertEqual(self.account.sale_journal_id.name, "Billwerk")
+        self.assertEqual(move.ref, invoice.number or invoice.handle)
+        self.assertIn(invoice.number, move.name)
+        self.assertEqual(move.billwerk_invoice_id, invoice)
+        lines = move.invoice_line_ids
+        self.assertEqual(len(lines), len(invoice.order_lines))
+        self.assertTrue(all(line.tax_ids for line in lines))
+        self.assertEqual(
+            invoice.plan_id.product_id, lines[0].product_id, "plan lines: its product"
+        )
+        action = invoice.action_open_move()
+        self.assertEqual(action["res_id"], move.id)
+
+    def test_invoices_created_before_post_from_are_not_posted(self):
+        zone = self.account._billwerk_zone()
+
+        def local_day(invoice):
+            return invoice.created.replace(tzinfo=UTC).astimezone(zone).date()
+
+        invoices = self.invoices().sorted("created")
+        middle = local_day(invoices[len(invoices) // 2])
+        self.switch_posting_on(post_from=middle.isoformat())
+        self.post()
+        posted = invoices.filtered("move_id")
+        self.assertTrue(posted)
+        self.assertEqual(
+            posted,
+            invoices.filtered(
+                lambda i: local_day(i) >= middle and i.state in POSTED_STATES
+            ),
+        )
+
+    def test_switching_on_sets_post_from_to_today_and_links_contacts(self):
+        self.account.with_user(self.manager).post_invoices = True
+        self.assertEqual(self.account.post_from, self.account._billwerk_today())
+        self.assertTrue(self.account.create_partners)
+
+
+@tagged("post_install", "-at_install")
+class TestWaitingInvoices(PostingCase):
+    def test_prefilled_with_the_companys_tax_of_each_rate(self):
+        self.switch_posting_on()
+        self.post()
+        mappings = self.account.tax_mapping_ids
+        self.assertTrue(mappings)
+        for mapping in mappings:
+            self.assertEqual(mapping.tax_id, self.taxes[mapping.vat_rate])
+
+    def test_missing_tax_waits_with_its_reason_then_posts(self):
+        self.switch_posting_on()
+        mapping = (
+            self.env["billwerk.tax.mapping"]
+            .with_user(self.manager)
+            .create({"account_id": self.account.id, "vat_rate": 0.25})
+        )
+        affected = self.invoices().filtered(
+            lambda i: (
+                any(line["vat"] == 0.25 for line in i.order_lines or [])
+                and i.state in POSTED_STATES
+            )
+        )
+        self.post()
+        self.assertEqual(
+            set(affected.mapped("post_error")), {"no sales tax mapped for 25 % VAT"}
+        )
+        self.assertIn(
+            f"{len(affected)} invoices wait: no sales tax mapped for 25 % VAT",
+            self.account.waiting_summary,
+        )
+        self.assertEqual(self.account.waiting_invoice_count, len(affected))
+
+        mapping.with_user(self.manager).tax_id = self.taxes[0.25]
+        self.post()
+        self.assertFalse(affected.filtered("post_error"))
+        for invoice in affected:
+            self.assert_exact(invoice)
+        self.account.invalidate_recordset()
+        self.assertFalse(self.account.waiting_summary)
+
+    def test_a_tax_of_another_rate_is_refused(self):
+        self.switch_posting_on()
+        self.post()
+        mapping = self.account.tax_mapping_ids.filtered(lambda m: m.vat_rate == 0.25)
+        with self.assertRaisesRegex(ValidationError, "it is 19 %"):
+            mapping.with_user(self.manager).tax_id = self.taxes[0.19]
+
+    def test_a_locked_period_waits(self):
+        self.switch_posting_on()
+        newest = self.invoices().sorted("created")[-1].created.date()
+        self.env.company.sale_lock_date = newest
+        self.post()
+        waiting = self.invoices().filtered("post_error")
+        self.assertTrue(waiting)
+        self.assertTrue(
+            all("locked" in reason for reason in waiting.mapped("post_error"))
+        )
+        self.assertFalse(self.invoices().filtered("move_id"))
+
+    def test_a_waiting_invoice_never_stops_the_others(self):
+        self.switch_posting_on()
+        self.post()
+        self.assertTrue(self.invoices().filtered("move_id"))
+
+
+@tagged("post_install", "-at_install")
+class TestExactlyOnce(PostingCase):
+    def postable(self):
+        return self.invoices().filtered(lambda i: i.state in POSTED_STATES)
+
+    def booked_moves(self):
+        return self.env["account.move"].search(
+            [
+                ("billwerk_account", "=", self.account.billwerk_id),
+                ("billwerk_document", "=like", "invoice/%"),
+            ]
+        )
+
+    def test_a_rerun_posts_nothing_twice(self):
+        self.switch_posting_on()
+        self.post()
+        before = self.booked_moves()
+        self.assertEqual(len(before), len(self.postable()))
+        result = self.post()
+        self.assertEqual(result.invoices, 0)
+        self.assertEqual(self.booked_moves(), before)
+
+    def test_a_crash_mid_batch_leaves_no_half_posted_invoice(self):
+        self.switch_posting_on()
+        original = type(self.env["account.move"]).action_post
+        calls = []
+
+        def crash_on_second_batch(moves):
+            calls.append(len(moves))
+            if len(calls) == 2:
+                raise RuntimeError("worker killed")
+            return original(moves)
+
+        # Not assertRaises: Odoo's rolls back a savepoint around its block,
+        # and what the first batch saved is what this test is about.
+        crashed = False
+        with patch.object(
+            type(self.env["account.move"]), "action_post", crash_on_second_batch
+        ):
+            try:
+                self.post()
+            except RuntimeError:
+                crashed = True
+        self.assertTrue(crashed)
+        self.env.invalidate_all()
+        posted = self.postable().filtered("move_id")
+        self.assertEqual(len(posted), calls[0], "the first batch stays posted")
+        self.assertEqual(
+            len(self.booked_moves()), len(posted), "no entry without its invoice"
+        )
+        self.post()
+        self.assertEqual(len(self.booked_moves()), len(self.postable()))
+        self.assertFalse(self.postable().filtered(lambda i: not i.move_id))
+
+    def test_a_copy_synced_again_finds_its_entry(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.postable()[0]
+        move = invoice.move_id
+        invoice.sudo().move_id = False  # as if the copy had been deleted and re-read
+        self.post()
+        self.assertEqual(invoice.move_id, move)
+        self.assertEqual(len(self.booked_moves()), len(self.postable()))
+
+    def test_the_database_refuses_a_second_entry_for_a_document(self):
+        self.switch_posting_on()
+        self.post()
+        move = self.booked_moves()[0]
+        with self.assertRaises(psycopg2.IntegrityError), self.cr.savepoint():
+            move.sudo().copy(
+                {
+                    "billwerk_account": move.billwerk_account,
+                    "billwerk_document": move.billwerk_document,
+                }
+            )
+
+    def test_nobody_relinks_an_entry_by_hand(self):
+        self.switch_posting_on()
+        self.post()
+        move = self.booked_moves()[0]
+        with self.assertRaises(UserError):
+            move.with_user(self.manager).billwerk_document = "invoice/forged"
+
+
+@tagged("post_install", "-at_install")
+class TestCancelledInvoices(PostingCase):
+    def test_a_posted_invoice_cancelled_in_billwerk_is_reversed_once(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="pending")[0]
+        move = invoice.move_id
+        self.sandbox.cancel_invoice(self.key, invoice.billwerk_id)
+        self.sync()
+        self.assertEqual(invoice.state, "cancelled")
+        reversal = invoice.reversal_move_id
+        self.assertEqual(reversal.move_type, "out_refund")
+        self.assertEqual(reversal.state, "posted")
+        self.assertEqual(reversal.reversed_entry_id, move)
+        self.assertEqual(move.payment_state, "reversed")
+        self.sync()
+        self.assertEqual(
+            self.env["account.move"].search_count(
+                [("reversed_entry_id", "=", move.id)]
+            ),
+            1,
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestAccountingSettings(PostingCase):
+    def test_a_user_without_accounting_rights_cannot_change_them(self):
+        account = self.account.with_user(self.billwerk_user)
+        for values in (
+            {"post_invoices": True},
+            {"post_from": "2020-01-01"},
+            {"sale_journal_id": self.env["account.journal"].search([], limit=1).id},
+        ):
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                account.write(values)
+        with self.assertRaises(AccessError):
+            self.env["billwerk.tax.mapping"].with_user(self.billwerk_user).create(
+                {"account_id": self.account.id, "vat_rate": 0.25}
+            )
+        with self.assertRaises(AccessError):
+            account.action_post_now()
+
+    def test_post_now_posts_and_says_what_it_did(self):
+        self.switch_posting_on()
+        action = self.account.with_user(self.manager).action_post_now()
+        self.assertIn("invoices", action["params"]["message"])
+        self.assertTrue(self.invoices().filtered("move_id"))
+
+
+@tagged("post_install", "-at_install")
+class TestTwoCompanies(PostingCase):
+    def test_each_company_posts_into_its_own_journal_and_taxes(self):
+        other_account, other_taxes = self.connected_company(
+            self.other_key, "Billwerk Second Co"
+        )
+        self.switch_posting_on()
+        self.switch_posting_on(other_account)
+        self.post()
+        self.post(other_account)
+        for account, taxes in (
+            (self.account, self.taxes),
+            (other_account, other_taxes),
+        ):
+            moves = self.invoices(account).move_id
+            self.assertTrue(moves)
+            self.assertEqual(moves.company_id, account.company_id)
+            self.assertEqual(moves.journal_id, account.sale_journal_id)
+            used = moves.invoice_line_ids.tax_ids
+            self.assertTrue(used <= self.env["account.tax"].union(*taxes.values()))
+        self.assertNotEqual(self.account.sale_journal_id, other_account.sale_journal_id)
+
+
+@tagged("post_install", "-at_install")
+class TestCreditNotes(PostingCase):
+    def assert_note_exact(self, note):
+        move = note.move_id
+        currency = move.currency_id
+        self.assertEqual((move.move_type, move.state), ("out_refund", "posted"))
+        self.assertEqual(move.reversed_entry_id, note.invoice_id.move_id)
+        self.assertEqual(
+            (minor(move.amount_untaxed, currency), minor(move.amount_tax, currency)),
+            (minor(note.amount_ex_vat, currency), minor(note.amount_vat, currency)),
+        )
+
+    def test_credit_notes_are_posted_against_their_invoice(self):
+        self.switch_posting_on()
+        result = self.post()
+        notes = self.env["billwerk.credit.note"].search(
+            [("account_id", "=", self.account.id)]
+        )
+        self.assertTrue(notes, "the sandbox account has credit notes")
+        self.assertEqual(result.credit_notes, len(notes))
+        for note in notes:
+            self.assert_note_exact(note)
+
+    def test_a_refund_in_billwerk_becomes_a_linked_credit_note(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="settled").filtered(
+            lambda i: not i.credit_note_ids
+        )[0]
+        half = minor(invoice.amount, invoice.currency_id) // 2
+        self.sandbox.refund_invoice(self.key, invoice.billwerk_id, amount=half)
+        self.sync()
+        note = invoice.credit_note_ids
+        self.assertEqual(len(note), 1)
+        self.assertTrue(note.refund_transaction)
+        self.assert_note_exact(note)
+        self.assertEqual(minor(note.move_id.amount_total, invoice.currency_id), half)
+        self.sync()
+        self.assertEqual(
+            self.env["account.move"].search_count(
+                [("reversed_entry_id", "=", invoice.move_id.id)]
+            ),
+            1,
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestInvoicesCopiedBeforePosting(PostingCase):
+    def test_invoices_copied_without_lines_are_read_again_and_posted(self):
+        # A copy made by 18.0.1.x has no order lines.
+        self.env["billwerk.invoice"].flush_model()
+        self.cr.execute(
+            "UPDATE billwerk_invoice SET order_lines = NULL WHERE account_id = %s",
+            [self.account.id],
+        )
+        self.env.invalidate_all()
+        self.switch_posting_on()
+        self.sync()
+        due = self.invoices().filtered(lambda i: i.state in POSTED_STATES)
+        self.assertFalse(
+            due.filtered(lambda i: not i.move_id), due.mapped("post_error")
+        )
