@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Shared by setup.sh, test.sh and run.sh: paths, the Odoo source tree and a
 # PostgreSQL server to talk to. Sourced, never run.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -120,7 +121,9 @@ ensure_db_role() {
 }
 
 write_odoo_config() {
-    # $1: config path, $2: database name, $3: http port (optional)
+    # $1: config path, $2: database name, $3: http port (optional), $4: the
+    # folder holding billwerk_connector (optional: this checkout's link; the
+    # test command gives the odoo/addons of an environment the wheel went to).
     mkdir -p "$VAR/data"
     cat >"$1" <<CONF
 [options]
@@ -129,7 +132,7 @@ db_port = $PGPORT
 db_user = $DB_USER
 db_name = $2
 dbfilter = ^$2\$
-addons_path = $(odoo_addons_path),$ADDONS_LINK_DIR
+addons_path = $(odoo_addons_path),${4:-$ADDONS_LINK_DIR}
 data_dir = $VAR/data
 http_interface = 127.0.0.1
 http_port = ${3:-8069}

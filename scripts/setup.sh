@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv with the addon's runtime, the test tools and, wherever an
-# Odoo 18 is found (see find_odoo18 in common.sh), Odoo 18 and its requirements.
+# Create .venv with the addon's runtime, the test and packaging tools (whool,
+# pre-commit and its hooks) and, wherever an Odoo 18 is found (see find_odoo18
+# in common.sh), Odoo 18 and its requirements.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -40,6 +41,15 @@ python)
 esac
 
 "$PY" -m pip install -q -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
+
+# The git hooks of .pre-commit-config.yaml: their tools (from PyPI, prettier
+# from npm) are installed now, so that `pre-commit run` works offline later.
+# `.venv/bin/pre-commit install` enables them in a clone.
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    say "Preparing the pre-commit hooks ..."
+    (cd "$ROOT" && "$VENV/bin/pre-commit" install-hooks) >"$VAR/pre-commit-hooks.log" 2>&1 ||
+        say "Could not prepare the pre-commit hooks ($VAR/pre-commit-hooks.log); pre-commit tries again at its first run."
+fi
 
 # The Odoo suite's browser tour runs in Debian's Chromium (HttpCase); Odoo
 # skips it where no Chromium is found, and the test command says so.
