@@ -19,6 +19,7 @@
         "views/billwerk_subscription_views.xml",
         "views/billwerk_invoice_views.xml",
         "views/billwerk_credit_note_views.xml",
+        "views/billwerk_transaction_views.xml",
         "views/account_move_views.xml",
         "views/billwerk_sync_run_views.xml",
         "views/billwerk_account_views.xml",

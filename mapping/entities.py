@@ -165,6 +165,36 @@ def credit_note_values(payload):
     }
 
 
+TRANSACTION_TYPES = ("settle", "refund", "authorization")
+TRANSACTION_STATES = (
+    "pending",
+    "processing",
+    "authorized",
+    "settled",
+    "refunded",
+    "failed",
+    "cancelled",
+)
+
+
+def transaction_values(payload):
+    _require_object(payload)
+    return {
+        "billwerk_id": read.key(payload, "id"),
+        "invoice_handle": read.text(payload, "invoice"),
+        "type": read.choice(payload, "type", TRANSACTION_TYPES, "unknown"),
+        "state": read.choice(payload, "state", TRANSACTION_STATES, "unknown"),
+        "state_raw": read.text(payload, "state"),
+        "amount": read.money(payload, "amount"),
+        "currency_code": read.currency(payload),
+        "payment_type": read.text(payload, "payment_type"),
+        "created": read.timestamp(payload, "created"),
+        "settled": read.timestamp(payload, "settled"),
+        "refunded": read.timestamp(payload, "refunded"),
+        "active": True,
+    }
+
+
 @dataclass(frozen=True)
 class Entity:
     """What the one sync algorithm needs to know about one kind of object."""
@@ -207,7 +237,7 @@ INVOICE = Entity(
     "id",
     invoice_values,
     ("created", "settled"),
-    children=(("credit_notes", "credit_note"),),
+    children=(("credit_notes", "credit_note"), ("transactions", "transaction")),
 )
 # The credit note list documents no `range`: it is read by `created` alone.
 CREDIT_NOTE = Entity(
@@ -218,6 +248,17 @@ CREDIT_NOTE = Entity(
     credit_note_values,
     (None,),
 )
+# Read only inside their invoice (at most 100 each): never listed on their own.
+TRANSACTION = Entity(
+    "transaction",
+    "billwerk.transaction",
+    "billwerk_id",
+    "id",
+    transaction_values,
+    (),
+)
 # Load order: related records first, so most relations resolve in the same run.
 ENTITIES = (PLAN, CUSTOMER, SUBSCRIPTION, INVOICE, CREDIT_NOTE)
-ENTITIES_BY_NAME = {entity.name: entity for entity in ENTITIES}
+# Everything an account's copy holds: the lists read, and what they embed.
+STORED_ENTITIES = (*ENTITIES, TRANSACTION)
+ENTITIES_BY_NAME = {entity.name: entity for entity in STORED_ENTITIES}

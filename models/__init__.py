@@ -19,3 +19,6 @@ from . import billwerk_line_product
 from . import billwerk_account_books
 from . import billwerk_posting
 from . import account_move
+from . import billwerk_transaction
+from . import billwerk_payment_journal
+from . import account_payment

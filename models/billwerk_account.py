@@ -35,6 +35,8 @@ ACCOUNTING_FIELDS = frozenset(
         "sale_journal_id",
         "tax_mapping_ids",
         "line_product_ids",
+        "payment_journal_id",
+        "payment_journal_ids",
     }
 )
 ACCOUNTING_MANAGER = "account.group_account_manager"

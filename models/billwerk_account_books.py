@@ -36,6 +36,22 @@ class BillwerkAccountBooks(models.Model):
     tax_mapping_ids = fields.One2many(
         "billwerk.tax.mapping", "account_id", string="VAT mapping"
     )
+    payment_journal_id = fields.Many2one(
+        "account.journal",
+        string="Payment journal",
+        check_company=True,
+        domain="[('type', 'in', ('bank', 'cash'))]",
+        help="Where Billwerk's payments and refunds are booked: the money its "
+        "acquirer holds until the payout. Empty: a bank journal 'Billwerk "
+        "payments' is made for the company on first use. Reconcile it with the "
+        "acquirer's payouts to your bank account.",
+    )
+    payment_journal_ids = fields.One2many(
+        "billwerk.payment.journal",
+        "account_id",
+        string="Journals per payment type",
+        help="Payment types booked to another journal than the payment journal.",
+    )
     line_product_ids = fields.One2many(
         "billwerk.line.product", "account_id", string="Products of other lines"
     )
@@ -46,6 +62,12 @@ class BillwerkAccountBooks(models.Model):
         compute="_compute_posting_summary", string="Waiting invoices"
     )
     waiting_summary = fields.Text(compute="_compute_posting_summary")
+    paid_invoice_count = fields.Integer(
+        compute="_compute_posting_summary", string="Paid invoices"
+    )
+    open_invoice_count = fields.Integer(
+        compute="_compute_posting_summary", string="Open invoices"
+    )
 
     def _compute_posting_summary(self):
         invoices = self.env["billwerk.invoice"]
@@ -57,8 +79,23 @@ class BillwerkAccountBooks(models.Model):
                 ["__count"],
             )
         )
+        paid = dict(
+            invoices._read_group(
+                [
+                    ("account_id", "in", self.ids),
+                    ("move_id.payment_state", "in", ("paid", "in_payment", "reversed")),
+                ],
+                ["account_id"],
+                ["__count"],
+            )
+        )
         reasons = {}
-        for model, kind in ((invoices, "invoice"), (notes, "credit_note")):
+        kinds = (
+            (invoices, "invoice"),
+            (notes, "credit_note"),
+            (self.env["billwerk.transaction"], "transaction"),
+        )
+        for model, kind in kinds:
             for account, reason, count in model._read_group(
                 [("account_id", "in", self.ids), ("post_error", "!=", False)],
                 ["account_id", "post_error"],
@@ -67,6 +104,8 @@ class BillwerkAccountBooks(models.Model):
                 reasons.setdefault(account, []).append((count, kind, reason))
         for account in self:
             account.posted_invoice_count = posted.get(account, 0)
+            account.paid_invoice_count = paid.get(account, 0)
+            account.open_invoice_count = posted.get(account, 0) - paid.get(account, 0)
             rows = sorted(reasons.get(account, []), key=lambda row: -row[0])
             account.waiting_invoice_count = sum(
                 count for count, kind, _reason in rows if kind == "invoice"
@@ -81,8 +120,12 @@ class BillwerkAccountBooks(models.Model):
             return self.env._(
                 "%(count)s invoices wait: %(reason)s", count=count, reason=reason
             )
+        if kind == "credit_note":
+            return self.env._(
+                "%(count)s credit notes wait: %(reason)s", count=count, reason=reason
+            )
         return self.env._(
-            "%(count)s credit notes wait: %(reason)s", count=count, reason=reason
+            "%(count)s payments wait: %(reason)s", count=count, reason=reason
         )
 
     def write(self, vals):
@@ -121,6 +164,25 @@ class BillwerkAccountBooks(models.Model):
             "billwerk.invoice",
             self.env._("Invoices waiting to be posted"),
             [("post_error", "!=", False)],
+        )
+
+    def action_open_paid_invoices(self):
+        self.ensure_one()
+        return self._action_open_records(
+            "billwerk.invoice",
+            self.env._("Paid invoices"),
+            [("move_id.payment_state", "in", ("paid", "in_payment", "reversed"))],
+        )
+
+    def action_open_open_invoices(self):
+        self.ensure_one()
+        return self._action_open_records(
+            "billwerk.invoice",
+            self.env._("Open invoices"),
+            [
+                ("move_id", "!=", False),
+                ("move_id.payment_state", "not in", ("paid", "in_payment", "reversed")),
+            ],
         )
 
     def action_open_posted_invoices(self):

@@ -2,7 +2,7 @@
 
 from odoo import models
 
-from ..mapping.entities import ENTITIES
+from ..mapping.entities import STORED_ENTITIES
 
 
 class BillwerkAccountData(models.Model):
@@ -15,7 +15,7 @@ class BillwerkAccountData(models.Model):
             entity.model: self.env[entity.model]
             .with_context(active_test=False)
             .search_count([("account_id", "=", self.id)])
-            for entity in ENTITIES
+            for entity in STORED_ENTITIES
         }
 
     def _summary_of_data(self):
@@ -30,9 +30,12 @@ class BillwerkAccountData(models.Model):
         text = ", ".join(
             f"{self._format_count(count)} {label}" for count, label in figures
         )
-        archived = sum(self._synchronized_counts().values()) - sum(
-            count for count, _label in figures
-        )
+        counted = ("billwerk.plan", "billwerk.subscription", "billwerk.customer")
+        archived = sum(
+            count
+            for model, count in self._synchronized_counts().items()
+            if model in (*counted, "billwerk.invoice")
+        ) - sum(count for count, _label in figures)
         if archived:
             text += self.env._(
                 "; also %(count)s archived records (deleted plans and customers, "
@@ -52,7 +55,7 @@ class BillwerkAccountData(models.Model):
         # Users never delete copies one by one; managing the account is the right.
         self.check_access("write")
         self.env.flush_all()
-        for entity in reversed(ENTITIES):
+        for entity in reversed(STORED_ENTITIES):
             table = self.env[entity.model]._table
             self.env.cr.execute(
                 f"DELETE FROM {table} WHERE account_id = %s",
@@ -129,7 +132,7 @@ class BillwerkAccountData(models.Model):
     def _move_synchronized_data(self, source, target):
         """Every copied record and cursor of ``source`` under ``target``, in SQL."""
         self.env.flush_all()
-        tables = [self.env[entity.model]._table for entity in ENTITIES]
+        tables = [self.env[entity.model]._table for entity in STORED_ENTITIES]
         for table in (*tables, "billwerk_sync_cursor"):
             self.env.cr.execute(
                 f"UPDATE {table} SET account_id = %s WHERE account_id = %s",

@@ -63,6 +63,9 @@ class BillwerkInvoice(models.Model):
     credited_amount = fields.Monetary(readonly=True)
     # Minor units, as Billwerk sent them (mapping/books.py reads them).
     order_lines = fields.Json(readonly=True)
+    transaction_ids = fields.One2many(
+        "billwerk.transaction", "invoice_id", string="Transactions", readonly=True
+    )
     credit_note_ids = fields.One2many(
         "billwerk.credit.note", "invoice_id", string="Credit notes", readonly=True
     )
@@ -90,6 +93,9 @@ class BillwerkInvoice(models.Model):
         readonly=True,
         copy=False,
         help="Why this invoice is not posted yet; the next run tries again.",
+    )
+    payment_state = fields.Selection(
+        related="move_id.payment_state", string="Payment in Odoo"
     )
     posting_state = fields.Selection(
         [

@@ -55,16 +55,18 @@ class PostingResult:
     invoices: int = 0
     reversals: int = 0
     credit_notes: int = 0
+    payments: int = 0
     waiting: int = 0
     reasons: dict = field(default_factory=dict)
 
     def _notification(self, env):
         message = env._(
-            "%(invoices)s invoices, %(notes)s credit notes and %(reversals)s "
-            "reversals posted.",
+            "%(invoices)s invoices, %(notes)s credit notes, %(reversals)s "
+            "reversals and %(payments)s payments posted.",
             invoices=self.invoices,
             notes=self.credit_notes,
             reversals=self.reversals,
+            payments=self.payments,
         )
         if self.waiting:
             message += " " + env._("%(count)s wait:", count=self.waiting)
@@ -117,12 +119,17 @@ class BillwerkPosting(models.AbstractModel):
                 )
             commit_unless_testing(self.env.cr)
         self._reverse_cancelled(book, result)
+        # Settlements before credit notes: a note posted first would take the
+        # invoice's open amount and leave the payment unmatched. Refunds last:
+        # they pay out the credit notes.
+        self._post_transactions(book, "settle", result)
         for ids in split_every(BATCH, self._due_credit_notes(account).ids):
             with self.env.cr.savepoint():
                 self._post_credit_note_batch(
                     book, self.env["billwerk.credit.note"].browse(ids), result
                 )
             commit_unless_testing(self.env.cr)
+        self._post_transactions(book, "refund", result)
         return result
 
     # -- what is due --
@@ -364,6 +371,71 @@ class BillwerkPosting(models.AbstractModel):
                 result.credit_notes += 1
         self._mark_waiting_ids("billwerk.credit.note", waiting, result)
 
+    # -- payments and refunds --
+    def _due_transactions(self, account, kind):
+        states = ("settled",) if kind == "settle" else ("refunded", "settled")
+        return self.env["billwerk.transaction"].search(
+            [
+                ("account_id", "=", account.id),
+                ("payment_id", "=", False),
+                ("type", "=", kind),
+                ("state", "in", states),
+                ("invoice_id.move_id", "!=", False),
+            ],
+            order="created, id",
+        )
+
+    def _post_transactions(self, book, kind, result):
+        for ids in split_every(BATCH, self._due_transactions(book.account, kind).ids):
+            with self.env.cr.savepoint():
+                self._post_transaction_batch(
+                    book, self.env["billwerk.transaction"].browse(ids), result
+                )
+            commit_unless_testing(self.env.cr)
+
+    def _post_transaction_batch(self, book, transactions, result):
+        """Create, post and reconcile the batch's payments in three calls."""
+        bound = book.bound_payments(transactions)
+        for transaction in transactions.filtered(lambda t: t.billwerk_id in bound):
+            transaction.write(
+                {"payment_id": bound[transaction.billwerk_id].id, "post_error": False}
+            )
+        transactions = transactions.filtered(lambda t: t.billwerk_id not in bound)
+        prepared, waiting = [], {}
+        for transaction in transactions:
+            try:
+                prepared.append(book.payment_values(transaction))
+            except Waiting as reason:
+                waiting.setdefault(str(reason), []).append(transaction.id)
+        if prepared:
+            payments = self.env["account.payment"].create(
+                [values for _t, values, _m in prepared]
+            )
+            payments.action_post()
+            plan = {}
+            for (_transaction, _values, target), payment in zip(
+                prepared, payments, strict=True
+            ):
+                plan.setdefault(target, payment.move_id.line_ids.browse())
+                plan[target] |= payment.move_id.line_ids
+            self.env["account.move.line"]._reconcile_plan(
+                [
+                    (target.line_ids | lines).filtered(
+                        lambda line: (
+                            line.account_id.account_type == "asset_receivable"
+                            and not line.reconciled
+                        )
+                    )
+                    for target, lines in plan.items()
+                ]
+            )
+            for (transaction, _values, _target), payment in zip(
+                prepared, payments, strict=True
+            ):
+                transaction.write({"payment_id": payment.id, "post_error": False})
+            result.payments += len(payments)
+        self._mark_waiting_ids("billwerk.transaction", waiting, result)
+
     # -- waiting --
     def _mark_waiting_ids(self, model, waiting, result):
         for reason, ids in waiting.items():
@@ -385,6 +457,7 @@ class _Book:
         self.journal = None
         self.taxes = {}
         self.products = {}
+        self.payment_journals = {}
         self.price_digits = env["decimal.precision"].precision_get("Product Price")
 
     def load_taxes(self):
@@ -416,6 +489,17 @@ class _Book:
             ]
         )
         return {refs[move.billwerk_document]: move for move in moves}
+
+    def bound_payments(self, transactions):
+        """Payments already booked for these transactions, by Billwerk id."""
+        refs = {f"transaction/{t.billwerk_id}": t.billwerk_id for t in transactions}
+        payments = self.env["account.payment"].search(
+            [
+                ("billwerk_account", "=", self.account.billwerk_id),
+                ("billwerk_document", "in", list(refs)),
+            ]
+        )
+        return {refs[payment.billwerk_document]: payment for payment in payments}
 
     # -- checks shared by invoices and credit notes --
     def check_currency(self, currency):
@@ -660,6 +744,120 @@ class _Book:
         for _record, values, _document in prepared:
             if values.get("name") in taken:
                 del values["name"]
+
+    # -- payments --
+    def payment_journal(self, payment_type):
+        """The journal and incoming or outgoing method line for a payment type."""
+        if payment_type not in self.payment_journals:
+            row = self.account.payment_journal_ids.filtered(
+                lambda r: r.payment_type == payment_type
+            )
+            self.payment_journals[payment_type] = (
+                row.journal_id or self.default_payment_journal()
+            )
+        return self.payment_journals[payment_type]
+
+    def default_payment_journal(self):
+        if self.account.payment_journal_id:
+            return self.account.payment_journal_id
+        journals = self.env["account.journal"]
+        codes = set(
+            journals.search(journals._check_company_domain(self.company)).mapped("code")
+        )
+        code = next(
+            c for c in ["BWP"] + [f"BWP{n}" for n in range(2, 100)] if c not in codes
+        )
+        journal = journals.create(
+            {
+                "name": self.env._("Billwerk payments"),
+                "code": code,
+                "type": "bank",
+                "company_id": self.company.id,
+            }
+        )
+        # The journal's own account is the outstanding account: the money the
+        # acquirer holds is booked there, and the invoice reads Paid at once.
+        (
+            journal.inbound_payment_method_line_ids
+            | journal.outbound_payment_method_line_ids
+        ).payment_account_id = journal.default_account_id
+        self.account.payment_journal_id = journal
+        return journal
+
+    def method_line(self, journal, direction):
+        lines = (
+            journal.inbound_payment_method_line_ids
+            if direction == "inbound"
+            else journal.outbound_payment_method_line_ids
+        ).filtered("payment_account_id")
+        if not lines:
+            raise Waiting(
+                self.env._(
+                    "the journal %(journal)s has no %(direction)s payment method "
+                    "with an outstanding account",
+                    journal=journal.name,
+                    direction=self.env._("incoming")
+                    if direction == "inbound"
+                    else self.env._("outgoing"),
+                )
+            )
+        return lines[0]
+
+    def payment_values(self, transaction):
+        invoice = transaction.invoice_id
+        target = invoice.move_id
+        if transaction.type == "refund":
+            note = invoice.credit_note_ids.filtered(
+                lambda n: n.refund_transaction == transaction.billwerk_id
+            )
+            if note and not note.move_id:
+                raise Waiting(self.env._("its credit note is not posted yet"))
+            target = note.move_id or target
+        if target.state != "posted":
+            raise Waiting(
+                self.env._("the entry %(move)s is not posted", move=target.name)
+            )
+        currency = transaction.currency_id or target.currency_id
+        self.check_currency(currency)
+        day = self.day(
+            transaction.settled or transaction.refunded or transaction.created
+        )
+        direction = "outbound" if transaction.type == "refund" else "inbound"
+        journal = self.payment_journal(transaction.payment_type or "")
+        locks = self.company._get_violated_lock_dates(day, False, journal)
+        if locks:
+            raise Waiting(
+                self.env._(
+                    "the period is locked until %(date)s",
+                    date=fields.Date.to_string(locks[-1][0]),
+                )
+            )
+        return (
+            transaction,
+            {
+                "payment_type": direction,
+                "partner_type": "customer",
+                "partner_id": target.commercial_partner_id.id,
+                "amount": transaction.amount,
+                "currency_id": currency.id,
+                "date": day,
+                "journal_id": journal.id,
+                "payment_method_line_id": self.method_line(journal, direction).id,
+                "memo": self.env._(
+                    "Billwerk %(kind)s %(invoice)s (%(payment_type)s)",
+                    kind=self.env._("refund")
+                    if direction == "outbound"
+                    else self.env._("payment"),
+                    invoice=invoice.handle or invoice.billwerk_id,
+                    payment_type=transaction.payment_type or "?",
+                ),
+                "payment_reference": transaction.billwerk_id,
+                "invoice_ids": [Command.set(target.ids)],
+                "billwerk_account": self.account.billwerk_id,
+                "billwerk_document": f"transaction/{transaction.billwerk_id}",
+            },
+            target,
+        )
 
     # -- exactness --
     def group_targets(self, move, document):

@@ -30,6 +30,7 @@ RELATIONS = {
         ("customer_id", "customer_handle", "billwerk.customer"),
         ("invoice_id", "invoice_handle", "billwerk.invoice"),
     ),
+    "billwerk.transaction": (("invoice_id", "invoice_handle", "billwerk.invoice"),),
 }
 
 
@@ -92,8 +93,11 @@ class BillwerkSyncBatch(models.Model):
         for index, number in enumerate(done):
             counts[index] += number
         for field, child_name in entity.children:
+            # Embedded objects may leave out the invoice they sit in.
             embedded = [
-                item
+                {"invoice": payload.get("handle"), **item}
+                if isinstance(item, dict) and not item.get("invoice")
+                else item
                 for payload in payloads
                 if isinstance(payload, dict) and isinstance(payload.get(field), list)
                 for item in payload[field]

@@ -18,6 +18,7 @@ from ..mapping.entities import (
     ENTITIES_BY_NAME,
     INVOICE,
     PLAN,
+    STORED_ENTITIES,
 )
 from ..mapping.events import event_values
 from ..mapping.readers import MappingError
@@ -169,7 +170,7 @@ class BillwerkSyncRun(models.Model):
         """Run the steps; whatever happens, the run ends with a state and words."""
         self.ensure_one()
         account = self.account_id
-        counts = {entity.name: [0, 0, 0] for entity in ENTITIES}
+        counts = {entity.name: [0, 0, 0] for entity in STORED_ENTITIES}
         context = {"counts": counts, "currencies": {}, "countries": {}, "skips": []}
         error = None
         try:

@@ -18,6 +18,7 @@ class BillwerkSyncRunLine(models.Model):
             ("subscription", "Subscriptions"),
             ("invoice", "Invoices"),
             ("credit_note", "Credit notes"),
+            ("transaction", "Transactions"),
         ],
         required=True,
     )

@@ -23,6 +23,7 @@ class BillwerkSyncRunWarning(models.Model):
             ("subscription", "Subscription"),
             ("invoice", "Invoice"),
             ("credit_note", "Credit note"),
+            ("transaction", "Transaction"),
             ("event", "Event"),
         ],
         required=True,

@@ -118,3 +118,6 @@ case "$summary" in
 "0 failed, 0 error(s) of "*) ;;
 *) say "Odoo's test runner reported failures."; exit 1 ;;
 esac
+
+say "== upgrade from the previous version (-u keeps the synchronized data)"
+bash "$ROOT/scripts/upgrade_check.sh"

@@ -483,3 +483,185 @@ class TestInvoicesCopiedBeforePosting(PostingCase):
         self.assertFalse(
             due.filtered(lambda i: not i.move_id), due.mapped("post_error")
         )
+
+
+@tagged("post_install", "-at_install")
+class TestPayments(PostingCase):
+    def payments(self, account=None):
+        return self.env["billwerk.transaction"].search(
+            [("account_id", "=", (account or self.account).id)]
+        )
+
+    def test_settled_invoices_read_paid_and_partly_settled_ones_partly_paid(self):
+        self.switch_posting_on()
+        result = self.post()
+        settles = self.payments().filtered(
+            lambda t: t.type == "settle" and t.state == "settled"
+        )
+        self.assertTrue(settles)
+        self.assertEqual(result.payments, len(self.payments().filtered("payment_id")))
+        self.assertFalse(
+            settles.filtered(lambda t: not t.payment_id), settles.mapped("post_error")
+        )
+        for invoice in self.invoices(state="settled").filtered(
+            lambda i: not i.credit_note_ids
+        ):
+            self.assertEqual(invoice.move_id.payment_state, "paid", invoice.handle)
+        partly = self.invoices().filtered(
+            lambda i: i.state in ("pending", "dunning") and i.settled_amount
+        )
+        self.assertTrue(partly, "the sandbox has partly settled open invoices")
+        for invoice in partly:
+            self.assertEqual(invoice.move_id.payment_state, "partial")
+        payment = settles[0].payment_id
+        self.assertEqual(payment.state, "paid")
+        self.assertEqual(payment.journal_id, self.account.payment_journal_id)
+        self.assertEqual(self.account.payment_journal_id.name, "Billwerk payments")
+
+    def test_partial_then_full_settlement_in_billwerk(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="pending").filtered(
+            lambda i: not i.settled_amount and not i.credit_note_ids
+        )[0]
+        third = minor(invoice.amount, invoice.currency_id) // 3
+        self.sandbox.settle_invoice(self.key, invoice.billwerk_id, amount=third)
+        self.sync()
+        self.assertEqual(invoice.move_id.payment_state, "partial")
+        self.assertEqual(
+            minor(invoice.move_id.amount_residual, invoice.currency_id),
+            minor(invoice.amount, invoice.currency_id) - third,
+        )
+        self.sandbox.settle_invoice(
+            self.key, invoice.billwerk_id, payment_type="mobilepay"
+        )
+        self.sync()
+        self.assertEqual(invoice.state, "settled")
+        self.assertEqual(invoice.move_id.payment_state, "paid")
+        self.assertEqual(len(invoice.transaction_ids.payment_id), 2)
+        self.sync()
+        self.assertEqual(len(invoice.transaction_ids.payment_id), 2, "booked once")
+
+    def test_a_refund_is_paid_out_against_its_credit_note(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="settled").filtered(
+            lambda i: not i.credit_note_ids
+        )[0]
+        self.sandbox.refund_invoice(self.key, invoice.billwerk_id)
+        self.sync()
+        refund = invoice.transaction_ids.filtered(lambda t: t.type == "refund")
+        note = invoice.credit_note_ids
+        self.assertEqual(refund.payment_id.payment_type, "outbound")
+        self.assertEqual(note.move_id.payment_state, "paid")
+        self.assertEqual(invoice.move_id.payment_state, "paid")
+
+    def test_payment_types_go_to_their_own_journal(self):
+        other = self.env["account.journal"].create(
+            {"name": "MobilePay payouts", "code": "MOBP", "type": "bank"}
+        )
+        (
+            other.inbound_payment_method_line_ids
+            | other.outbound_payment_method_line_ids
+        ).payment_account_id = other.default_account_id
+        self.switch_posting_on()
+        self.env["billwerk.payment.journal"].with_user(self.manager).create(
+            {
+                "account_id": self.account.id,
+                "payment_type": "mobilepay",
+                "journal_id": other.id,
+            }
+        )
+        self.post()
+        booked = self.payments().filtered("payment_id")
+        mobilepay = booked.filtered(lambda t: t.payment_type == "mobilepay")
+        self.assertTrue(mobilepay)
+        self.assertEqual(mobilepay.payment_id.journal_id, other)
+        self.assertEqual(
+            (booked - mobilepay).payment_id.journal_id, self.account.payment_journal_id
+        )
+        self.assertTrue(booked.filtered(lambda t: t.payment_type == "manual"))
+
+    def test_a_journal_without_outstanding_account_makes_payments_wait(self):
+        bare = self.env["account.journal"].create(
+            {"name": "Bare bank", "code": "BARE", "type": "bank"}
+        )
+        (
+            bare.inbound_payment_method_line_ids | bare.outbound_payment_method_line_ids
+        ).payment_account_id = False
+        self.switch_posting_on()
+        self.account.with_user(self.manager).payment_journal_id = bare
+        self.post()
+        waiting = self.payments().filtered("post_error")
+        self.assertTrue(waiting)
+        self.assertIn("outstanding account", waiting[0].post_error)
+        self.assertFalse(self.payments().filtered("payment_id"))
+        self.account.invalidate_recordset()
+        self.assertIn("payments wait", self.account.waiting_summary)
+
+    def test_a_crash_and_a_rerun_book_no_payment_twice(self):
+        self.switch_posting_on()
+        self.post()
+        booked = self.env["account.payment"].search_count(
+            [("billwerk_account", "=", self.account.billwerk_id)]
+        )
+        transaction = self.payments().filtered("payment_id")[0]
+        payment = transaction.payment_id
+        transaction.sudo().payment_id = False  # a copy re-read after a crash
+        self.post()
+        self.post()
+        self.assertEqual(transaction.payment_id, payment)
+        self.assertEqual(
+            self.env["account.payment"].search_count(
+                [("billwerk_account", "=", self.account.billwerk_id)]
+            ),
+            booked,
+        )
+
+    def test_open_receivables_equal_what_billwerk_reports_open(self):
+        self.switch_posting_on()
+        self.post()
+        for invoice in self.invoices().filtered("move_id"):
+            currency = invoice.currency_id
+            expected = minor(
+                invoice.amount
+                - invoice.settled_amount
+                - invoice.credited_amount
+                + invoice.refunded_amount,
+                currency,
+            )
+            if invoice.reversal_move_id:
+                expected = 0
+            self.assertEqual(
+                minor(invoice.move_id.amount_residual, currency),
+                expected,
+                invoice.handle,
+            )
+
+    def test_the_account_screen_counts_paid_open_and_waiting(self):
+        self.switch_posting_on()
+        self.post()
+        posted = self.invoices().filtered("move_id")
+        paid = posted.filtered(
+            lambda i: i.move_id.payment_state in ("paid", "in_payment", "reversed")
+        )
+        self.assertEqual(self.account.paid_invoice_count, len(paid))
+        self.assertEqual(self.account.open_invoice_count, len(posted - paid))
+        self.assertTrue(paid and posted - paid)
+
+    def test_each_company_books_its_own_payments(self):
+        other_account, _taxes = self.connected_company(
+            self.other_key, "Billwerk Pay Co"
+        )
+        self.switch_posting_on()
+        self.switch_posting_on(other_account)
+        self.post()
+        self.post(other_account)
+        for account in (self.account, other_account):
+            payments = self.payments(account).payment_id
+            self.assertTrue(payments)
+            self.assertEqual(payments.company_id, account.company_id)
+            self.assertEqual(payments.journal_id, account.payment_journal_id)
+        self.assertNotEqual(
+            self.account.payment_journal_id, other_account.payment_journal_id
+        )

@@ -255,7 +255,14 @@ class TestSync(BillwerkSandboxCase):
         self.assertEqual((last.trigger, last.state), ("cron", "done"))
         self.assertEqual(
             set(last.line_ids.mapped("entity")),
-            {"plan", "customer", "subscription", "invoice", "credit_note"},
+            {
+                "plan",
+                "customer",
+                "subscription",
+                "invoice",
+                "credit_note",
+                "transaction",
+            },
         )
 
     def test_a_relation_to_a_record_arriving_later_in_the_run_is_resolved(self):
