@@ -46,6 +46,11 @@ ORIGIN_NAMES = {
 }
 
 
+def percent_text(rate):
+    """0.25 -> "25 %" (outside the translated call: Babel cannot read f-strings)."""
+    return f"{rate * 100:g} %"
+
+
 class Waiting(Exception):
     """A document that cannot be posted yet; ``str()`` is the reason, in words."""
 
@@ -470,10 +475,9 @@ class _Book:
             (rate, False)
         )
         if not tax:
+            percent = percent_text(rate)
             raise Waiting(
-                self.env._(
-                    "no sales tax mapped for %(rate)s VAT", rate=f"{rate * 100:g} %"
-                )
+                self.env._("no sales tax mapped for %(rate)s VAT", rate=percent)
             )
         return tax
 
@@ -559,6 +563,7 @@ class _Book:
 
     def refusal_words(self, refusal, currency):
         env = self.env
+        percent = percent_text(refusal.params.get("rate", 0))
         words = {
             "no_lines": env._("Billwerk sent no lines for it"),
             "totals": env._("Billwerk's totals do not add up (VAT + net ≠ total)"),
@@ -567,7 +572,7 @@ class _Book:
             "untaxed_delta": env._("its net amount differs from its lines'"),
             "vat_off_rate": env._(
                 "its VAT does not match the rate %(rate)s",
-                rate=f"{refusal.params.get('rate', 0) * 100:g} %",
+                rate=percent,
             ),
         }
         return words.get(refusal.code, refusal.code)

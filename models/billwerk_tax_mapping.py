@@ -102,7 +102,8 @@ class BillwerkTaxMapping(models.Model):
             elif tax.price_include:
                 problem = self.env._("it is included in the price")
             elif float_compare(tax.amount, mapping.vat_rate * 100, precision_digits=4):
-                problem = self.env._("it is %(amount)s %%", amount=f"{tax.amount:g}")
+                amount = f"{tax.amount:g}"
+                problem = self.env._("it is %(amount)s %%", amount=amount)
             if problem:
                 raise ValidationError(
                     self.env._(
