@@ -1,0 +1,515 @@
+"""Posting benchmark, piped into `odoo-bin shell` by benchmark.sh on a
+throw-away database of its own.
+
+What it measures: how fast Billwerk invoices become posted customer invoices,
+the addon's way (``billwerk.posting._post_account``: batches of 100, one
+``create`` and one ``action_post`` per batch, a commit per batch, chatter
+quiet) against the naive way (per invoice: one ``create``, one
+``action_post``, a commit), in invoices per second, side by side in the same
+run on the same data. Why: a first posting of an account's history is
+thousands of invoices and runs under the sync's lock; the target is at least
+3x the naive way.
+
+How:
+
+1. the bundled sandbox runs in a process of its own (``python -m sandbox``,
+   one account, the DK one, seed fixed, rate limit off: only the posting is
+   timed) with enough invoices that >= 11,000 are in states that are posted
+   (pending, authorized, dunning, settled, failed);
+2. a company with the generic chart, one excluded sales tax per Billwerk rate
+   (25, 19, 10, 0 %), each in a tax group of its own, prices with 3 decimals,
+   connected and synced, contacts made by the sync (so neither way pays for
+   them), the VAT mapping prefilled, posting switched on from 2000-01-01;
+3. NAIVE, first, on the oldest BENCH_POSTING_NAIVE (1,000) due invoices: the
+   move values come from the addon's own ``_Book`` (same lines, taxes,
+   accounts, partner), without the Billwerk number as name (the journal's
+   sequence names it) and without the quiet context; ``create``, Billwerk's
+   VAT forced where Odoo's rounding differs and checked (as the batch does,
+   so that both give the same books), ``action_post``, the link, a commit.
+   The naive way runs on a smaller sample because it is much slower; its
+   journal is emptier than the batch's, which favours it;
+4. BATCH: ``_post_account`` posts every other due invoice (>= 10,000); it
+   is timed up to the end of its invoices and stopped there (after its last
+   commit): what follows (reversals, credit notes, payments) is not what the
+   naive way does. ``BENCH_POSTING_REST=1`` lets it run on, timed apart;
+5. exactness: per currency, the posted moves' totals against Billwerk's
+   amounts, in minor units, and the invoices whose net, VAT or total differ.
+
+Figures are printed and written to ``BENCH_POSTING_JSON`` (else
+.venv/var/benchmark_posting.json); nothing fails on a figure. The machine is
+often shared: the load average is reported beside the figures.
+"""
+
+# pylint: disable=print-used
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from unittest.mock import patch
+
+from odoo.addons.billwerk_connector.mapping.money import currency_exponent
+from odoo.addons.billwerk_connector.models import billwerk_posting
+from odoo.addons.billwerk_connector.models.billwerk_invoice import POSTED_STATES
+
+ADDON = Path(billwerk_posting.__file__).resolve().parents[1]
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+SIZES = {
+    "customers": _int("BENCH_POSTING_CUSTOMERS", 3000),
+    "subscriptions": _int("BENCH_POSTING_SUBSCRIPTIONS", 4000),
+    "invoices": _int("BENCH_POSTING_INVOICES", 13500),
+    "plans": 10,
+}
+NAIVE = _int("BENCH_POSTING_NAIVE", 1000)
+MIN_DUE = _int("BENCH_POSTING_MIN_DUE", 11000)
+REST = bool(os.environ.get("BENCH_POSTING_REST"))  # credit notes, payments too
+RATES = (0.25, 0.19, 0.1, 0.0)
+TARGET = 3.0
+JSON_PATH = Path(
+    os.environ.get("BENCH_POSTING_JSON")
+    or ADDON / ".venv" / "var" / "benchmark_posting.json"
+)
+
+
+def machine():
+    model = None
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def provenance(env):
+    def git(*args):
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=ADDON, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    env.cr.execute("SELECT current_setting('server_version')")
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": git("status", "--porcelain", "--untracked-files=no"),
+        "postgresql": env.cr.fetchone()[0],
+    }
+
+
+# -- the sandbox, in a process of its own (as in benchmark.py) ----------------------
+class SandboxProcess:
+    """``python -m sandbox`` with one account (the first: DK, in DKK)."""
+
+    def __init__(self, *args):
+        command = [sys.executable, "-m", "sandbox", "--accounts", "1", *args]
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+            command, cwd=ADDON, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            self.url = self._field("url")
+            self.key = self._field("account")
+        except Exception:
+            self.stop()
+            raise
+
+    def _field(self, name):
+        line = self.process.stdout.readline().rstrip("\n").split("\t")
+        if line[0] != name:
+            raise RuntimeError(f"The sandbox said {line!r} instead of {name!r}.")
+        return line[1]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def sandbox_args():
+    args = ["--seed", "11", "--no-rate-limit"]
+    for name, value in SIZES.items():
+        args += [f"--{name}", str(value)]
+    return args
+
+
+# -- set-up ---------------------------------------------------------------------
+def sales_taxes(env, company):
+    """One excluded sales tax per rate, each in a tax group of its own."""
+    taxes = {}
+    for rate in RATES:
+        group = env["account.tax.group"].create(
+            {"name": f"VAT {rate * 100:g}% {company.name}", "company_id": company.id}
+        )
+        taxes[rate] = env["account.tax"].create(
+            {
+                "name": f"Billwerk benchmark VAT {rate * 100:g}%",
+                "amount": rate * 100,
+                "amount_type": "percent",
+                "type_tax_use": "sale",
+                "price_include_override": "tax_excluded",
+                "tax_group_id": group.id,
+                "company_id": company.id,
+            }
+        )
+    return taxes
+
+
+def set_up_company(env, url, key):
+    company = env["res.company"].create({"name": "Posting benchmark company"})
+    env["account.chart.template"].try_loading(
+        "generic_coa", company=company, install_demo=False
+    )
+    taxes = sales_taxes(env, company)
+    env.ref("product.decimal_price").digits = 3
+    account = env["billwerk.account"].create(
+        {"company_id": company.id, "api_url": url, "create_partners": True}
+    )
+    wizard = env["billwerk.set.api.key"].create(
+        {"account_id": account.id, "api_key": key}
+    )
+    wizard.action_check_key()
+    env.cr.commit()
+    return account, taxes
+
+
+def sync(env, account):
+    started = time.perf_counter()
+    run = env["billwerk.sync.run"]._run_for(account, trigger="manual")
+    env.cr.commit()
+    return {
+        "seconds": time.perf_counter() - started,
+        "state": run.state,
+        "error": run.error_message or None,
+        "records": account._synchronized_counts(),
+    }
+
+
+def invoice_states(env, account):
+    env.cr.execute(
+        "SELECT state, count(*) FROM billwerk_invoice WHERE account_id = %s "
+        "GROUP BY state ORDER BY state",
+        [account.id],
+    )
+    return dict(env.cr.fetchall())
+
+
+def switch_posting_on(env, account, taxes):
+    """Posting on from 2000-01-01, the VAT mapping prefilled (and completed)."""
+    account.write({"post_invoices": True, "post_from": "2000-01-01"})
+    posting = env["billwerk.posting"].sudo().with_company(account.company_id)
+    posting._add_tax_rows(account)
+    for mapping in account.tax_mapping_ids.filtered(lambda m: not m.tax_id):
+        rate = round(mapping.vat_rate, 6)
+        if rate in taxes:
+            mapping.tax_id = taxes[rate]
+    env.cr.commit()
+    return {
+        f"{m.vat_rate * 100:g} %": m.tax_id.name or None
+        for m in account.tax_mapping_ids
+    }
+
+
+# -- naive: one create and one action_post per invoice, a commit each ---------
+def naive_posting(env, account, invoices):
+    """Oldest due invoices, one by one; the book is the addon's own."""
+    posting = env["billwerk.posting"].sudo().with_company(account.company_id)
+    account = account.with_env(posting.env)
+    book = billwerk_posting._Book(posting.env, account)
+    book.journal = posting._sale_journal(account)
+    book.load_taxes()
+    env.cr.commit()
+    moves = posting.env["account.move"]
+    waiting, posted = {}, []
+    queries = env.cr.sql_log_count
+    started = time.perf_counter()
+    for invoice in invoices.with_env(posting.env):
+        try:
+            _invoice, values, document = book.invoice_move(invoice)
+        except billwerk_posting.Waiting as reason:
+            waiting[str(reason)] = waiting.get(str(reason), 0) + 1
+            continue
+        values.pop("name", None)  # the journal's sequence names it
+        move = moves.create(values)
+        book.force_vat(move, document)
+        problem = book.difference(move, document)
+        if problem:
+            move.unlink()
+            waiting[problem] = waiting.get(problem, 0) + 1
+            env.cr.commit()
+            continue
+        move.action_post()
+        invoice.write({"move_id": move.id, "post_error": False})
+        env.cr.commit()
+        posted.append(invoice.id)
+    seconds = time.perf_counter() - started
+    queries = env.cr.sql_log_count - queries
+    return {
+        "invoices": len(posted),
+        "seconds": seconds,
+        "invoices_per_s": len(posted) / seconds,
+        "queries_per_invoice": queries / max(len(posted), 1),
+        "waiting": waiting,
+        "ids": posted,
+        "load_average_after": os.getloadavg(),
+    }
+
+
+# -- batch: the addon's posting ------------------------------------------------
+class InvoicesDone(Exception):
+    """Raised where ``_post_account`` turns from invoices to the rest."""
+
+
+def batch_posting(env, account):
+    """``_post_account``, timed up to where its invoices are done.
+
+    The invoices end where the reversals of cancelled ones begin; there the
+    call stops (every batch is committed by then) unless BENCH_POSTING_REST
+    is set: credit notes and payments are not what the naive way does.
+    """
+    model = type(env["billwerk.posting"])
+    original = model._reverse_cancelled
+    marks = {}
+
+    def reverse_cancelled(self, book, result):
+        marks["invoices"] = (time.perf_counter(), self.env.cr.sql_log_count)
+        marks["result"] = result
+        if not REST:
+            raise InvoicesDone
+        return original(self, book, result)
+
+    queries = env.cr.sql_log_count
+    started = time.perf_counter()
+    with patch.object(model, "_reverse_cancelled", reverse_cancelled):
+        try:
+            result = env["billwerk.posting"]._post_account(account)
+        except InvoicesDone:
+            result = marks["result"]
+    env.cr.commit()
+    seconds = time.perf_counter() - started
+    ended, ended_queries = marks["invoices"]
+    invoice_seconds = ended - started
+    return {
+        "invoices": result.invoices,
+        "waiting": result.waiting,
+        "reasons": result.reasons,
+        "invoice_seconds": invoice_seconds,
+        "invoices_per_s": result.invoices / invoice_seconds,
+        "queries_per_invoice": (ended_queries - queries) / max(result.invoices, 1),
+        "rest": {
+            "ran": REST,
+            "seconds": seconds - invoice_seconds,
+            "credit_notes": result.credit_notes,
+            "reversals": result.reversals,
+            "payments": getattr(result, "payments", None),
+            "queries": env.cr.sql_log_count - ended_queries,
+        },
+        "load_average_after": os.getloadavg(),
+    }
+
+
+def leftovers(env, account):
+    """Due invoices without a move, by reason."""
+    env.invalidate_all()
+    due = env["billwerk.invoice"].search(
+        [
+            ("account_id", "=", account.id),
+            ("state", "in", POSTED_STATES),
+            ("move_id", "=", False),
+        ]
+    )
+    reasons = {}
+    for invoice in due:
+        reason = invoice.post_error or "(no reason)"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return {"count": len(due), "reasons": reasons}
+
+
+# -- exactness -------------------------------------------------------------------
+def exactness(env, account, naive_ids):
+    """Posted moves against Billwerk's amounts, per currency, in minor units."""
+    env.flush_all()
+    env.cr.execute(
+        """
+        SELECT i.id, c.name, i.amount, i.amount_vat, i.amount_ex_vat,
+               m.amount_total, m.amount_tax, m.amount_untaxed, m.state,
+               m.currency_id = i.currency_id
+          FROM billwerk_invoice i
+          JOIN account_move m ON m.id = i.move_id
+          JOIN res_currency c ON c.id = i.currency_id
+         WHERE i.account_id = %s
+        """,
+        [account.id],
+    )
+    naive_ids = set(naive_ids)
+    currencies, mismatches = {}, {"naive": 0, "batch": 0}
+    for row in env.cr.fetchall():
+        invoice_id, currency, *amounts, state, same_currency = row
+        scale = 10 ** currency_exponent(currency)
+        billwerk = [round(float(value or 0) * scale) for value in amounts[:3]]
+        odoo = [round(float(value or 0) * scale) for value in amounts[3:]]
+        sums = currencies.setdefault(
+            currency, {"invoices": 0, "billwerk_minor": 0, "odoo_minor": 0}
+        )
+        sums["invoices"] += 1
+        sums["billwerk_minor"] += billwerk[0]
+        sums["odoo_minor"] += odoo[0]
+        if billwerk != odoo or state != "posted" or not same_currency:
+            mismatches["naive" if invoice_id in naive_ids else "batch"] += 1
+    for sums in currencies.values():
+        sums["difference_minor"] = sums["odoo_minor"] - sums["billwerk_minor"]
+    exact = not any(mismatches.values()) and not any(
+        sums["difference_minor"] for sums in currencies.values()
+    )
+    return {"per_currency": currencies, "invoices_off": mismatches, "exact": exact}
+
+
+# -- report ------------------------------------------------------------------------
+def summary(results):
+    naive, batch = results["naive"], results["batch"]
+    ratio = results["ratio"]
+    states = results["invoice_states"]
+    due = sum(states.get(state, 0) for state in POSTED_STATES)
+    lines = [
+        "== Billwerk connector posting benchmark: naive vs the addon's batches ==",
+        (
+            f"sandbox: DK account, seed 11, {SIZES['customers']} customers, "
+            f"{SIZES['subscriptions']} subscriptions, {SIZES['invoices']} invoices; "
+            f"{due} in posted states "
+            f"({', '.join(f'{k} {v}' for k, v in states.items())})"
+        ),
+        (
+            f"sync (not timed for the figures): {results['sync']['seconds']:.1f} s, "
+            f"state {results['sync']['state']}"
+        ),
+        (
+            f"naive (create + action_post + commit per invoice, chatter on, "
+            f"sequence names): {naive['invoices']} invoices in "
+            f"{naive['seconds']:.1f} s = {naive['invoices_per_s']:.1f} invoices/s, "
+            f"{naive['queries_per_invoice']:.0f} queries an invoice"
+        ),
+        "      (the oldest invoices, first, on an emptier journal: favours naive)",
+        (
+            f"batch (billwerk.posting._post_account, {billwerk_posting.BATCH} a "
+            f"batch): {batch['invoices']} invoices in "
+            f"{batch['invoice_seconds']:.1f} s = {batch['invoices_per_s']:.1f} "
+            f"invoices/s, {batch['queries_per_invoice']:.0f} queries an invoice"
+        ),
+        (
+            f"ratio: batch = {ratio:.1f}x naive (target >= {TARGET:g}x: "
+            f"{'met' if ratio >= TARGET else 'NOT met'})"
+        ),
+    ]
+    rest = batch["rest"]
+    if rest["ran"]:
+        lines.append(
+            f"      then (not compared): {rest['credit_notes']} credit notes, "
+            f"{rest['reversals']} reversals, {rest['payments']} payments in "
+            f"{rest['seconds']:.1f} s"
+        )
+    else:
+        lines.append(
+            "      (stopped after the invoices: credit notes and payments are "
+            "left out, BENCH_POSTING_REST=1 runs them)"
+        )
+    left = results["left_waiting"]
+    lines.append(
+        f"due invoices left without a move: {left['count']}"
+        + (f" ({left['reasons']})" if left["count"] else "")
+    )
+    if naive["waiting"] or batch["waiting"]:
+        lines.append(f"waiting: naive {naive['waiting']}, batch {batch['reasons']}")
+    exact = results["exactness"]
+    lines.append(
+        f"exactness: {'EXACT' if exact['exact'] else 'NOT EXACT'}; invoices off "
+        f"{exact['invoices_off']}; per currency (Odoo = Billwerk, minor units):"
+    )
+    for currency, sums in sorted(exact["per_currency"].items()):
+        lines.append(
+            f"      {currency}: {sums['invoices']} invoices, Odoo "
+            f"{sums['odoo_minor']} vs Billwerk {sums['billwerk_minor']} "
+            f"(difference {sums['difference_minor']})"
+        )
+    host = results["machine"]
+    lines.append(
+        f"machine: {host['cpus']} CPUs ({host['cpu_model']}), load average "
+        f"start {fmt_load(host['load_average_start'])}, after naive "
+        f"{fmt_load(naive['load_average_after'])}, after batch "
+        f"{fmt_load(batch['load_average_after'])}; {results['date']}; "
+        f"total {results['total_seconds']:.0f} s"
+    )
+    return "\n".join(lines)
+
+
+def fmt_load(load):
+    return " / ".join(f"{value:.2f}" for value in load)
+
+
+def main(env):
+    started = time.perf_counter()
+    results = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "provenance": provenance(env),
+        "sizes": SIZES,
+    }
+    with SandboxProcess(*sandbox_args()) as box:
+        account, taxes = set_up_company(env, box.url, box.key)
+        results["sync"] = sync(env, account)
+    results["invoice_states"] = states = invoice_states(env, account)
+    due_count = sum(states.get(state, 0) for state in POSTED_STATES)
+    print(f"synced: {results['sync']}; invoices by state: {states}", flush=True)
+    if due_count < MIN_DUE:
+        raise RuntimeError(f"{due_count} invoices to post, {MIN_DUE} needed.")
+    results["tax_mapping"] = switch_posting_on(env, account, taxes)
+    due = env["billwerk.posting"]._due_invoices(account)
+    results["due_invoices"] = len(due)
+    print(f"VAT mapping: {results['tax_mapping']}; due: {len(due)}", flush=True)
+    naive = naive_posting(env, account, due[:NAIVE])
+    print(
+        f"naive: {naive['invoices']} in {naive['seconds']:.1f} s, "
+        f"{naive['invoices_per_s']:.1f}/s",
+        flush=True,
+    )
+    results["batch"] = batch = batch_posting(env, account)
+    results["naive"] = naive
+    results["ratio"] = batch["invoices_per_s"] / naive["invoices_per_s"]
+    results["left_waiting"] = leftovers(env, account)
+    results["exactness"] = exactness(env, account, naive.pop("ids"))
+    results["total_seconds"] = time.perf_counter() - started
+    results["naive_sample_note"] = (
+        "naive runs first on the oldest invoices, on an emptier journal: "
+        "that favours the naive way"
+    )
+    JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
+    JSON_PATH.write_text(json.dumps(results, indent=2, default=str))
+    print(summary(results))
+    print(f"JSON: {JSON_PATH}")
+
+
+main(globals()["env"])  # given by odoo-bin shell
