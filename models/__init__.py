@@ -18,6 +18,7 @@ from . import billwerk_tax_mapping
 from . import billwerk_line_product
 from . import billwerk_account_books
 from . import billwerk_posting
+from . import billwerk_binding_mixin
 from . import account_move
 from . import billwerk_transaction
 from . import billwerk_payment_journal

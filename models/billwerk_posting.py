@@ -46,6 +46,16 @@ ORIGIN_NAMES = {
 }
 
 
+def free_journal_code(journals, company, prefix):
+    """``prefix``, else ``prefix2``, ``prefix3`` ...: the company's first free code."""
+    taken = set(journals.search(journals._check_company_domain(company)).mapped("code"))
+    return next(
+        code
+        for code in [prefix] + [f"{prefix}{n}" for n in range(2, 100)]
+        if code not in taken
+    )
+
+
 def percent_text(rate):
     """0.25 -> "25 %" (outside the translated call: Babel cannot read f-strings)."""
     return f"{rate * 100:g} %"
@@ -184,16 +194,10 @@ class BillwerkPosting(models.AbstractModel):
                     "journal"
                 )
             )
-        codes = set(
-            journals.search(journals._check_company_domain(company)).mapped("code")
-        )
-        code = next(
-            c for c in ["BWK"] + [f"BWK{n}" for n in range(2, 100)] if c not in codes
-        )
         journal = journals.create(
             {
                 "name": self.env._("Billwerk"),
-                "code": code,
+                "code": free_journal_code(journals, company, "BWK"),
                 "type": "sale",
                 "company_id": company.id,
                 "default_account_id": template.default_account_id.id,
@@ -206,6 +210,8 @@ class BillwerkPosting(models.AbstractModel):
     def _add_tax_rows(self, account):
         """A mapping row per VAT rate the due documents use, prefilled when
         the company has exactly one sales tax of that percentage."""
+        if not account.post_from:
+            return
         self.env["billwerk.invoice"].flush_model()
         self.env.cr.execute(
             """
@@ -213,8 +219,9 @@ class BillwerkPosting(models.AbstractModel):
               FROM billwerk_invoice i,
                    jsonb_array_elements(COALESCE(i.order_lines, '[]'::jsonb)) line
              WHERE i.account_id = %s AND i.move_id IS NULL
+               AND i.state IN %s AND i.created >= %s
             """,
-            (account.id,),
+            (account.id, POSTED_STATES, self._post_from_utc(account)),
         )
         rates = {books.rate_key(row[0]) for row in self.env.cr.fetchall()}
         known = {books.rate_key(m.vat_rate) for m in account.tax_mapping_ids}
@@ -766,16 +773,10 @@ class _Book:
         if self.account.payment_journal_id:
             return self.account.payment_journal_id
         journals = self.env["account.journal"]
-        codes = set(
-            journals.search(journals._check_company_domain(self.company)).mapped("code")
-        )
-        code = next(
-            c for c in ["BWP"] + [f"BWP{n}" for n in range(2, 100)] if c not in codes
-        )
         journal = journals.create(
             {
                 "name": self.env._("Billwerk payments"),
-                "code": code,
+                "code": free_journal_code(journals, self.company, "BWP"),
                 "type": "bank",
                 "company_id": self.company.id,
             }
