@@ -259,6 +259,23 @@ class TestWaitingInvoices(PostingCase):
         )
         self.assertFalse(self.invoices().filtered("move_id"))
 
+    def test_an_inactive_currency_waits_until_it_is_active_again(self):
+        self.switch_posting_on()
+        due = self.invoices().filtered(lambda i: i.state in POSTED_STATES)
+        # The account's own currency (DKK): the company's (USD) stays active.
+        danish = due.currency_id.filtered(lambda c: c.name == "DKK")
+        in_dkk = due.filtered(lambda i: i.currency_id == danish)
+        danish.active = False
+        self.post()
+        self.assertEqual(
+            set(in_dkk.mapped("post_error")), {"the currency DKK is not active"}
+        )
+        self.assertFalse((due - in_dkk).filtered(lambda i: not i.move_id))
+        danish.active = True
+        self.post()
+        for invoice in in_dkk:
+            self.assert_exact(invoice)
+
     def test_a_waiting_invoice_never_stops_the_others(self):
         self.switch_posting_on()
         self.post()
