@@ -6,9 +6,13 @@ the addon's way (``billwerk.posting._post_account``: batches of 100, one
 ``create`` and one ``action_post`` per batch, a commit per batch, chatter
 quiet) against the naive way (per invoice: one ``create``, one
 ``action_post``, a commit), in invoices per second, side by side in the same
-run on the same data. Why: a first posting of an account's history is
-thousands of invoices and runs under the sync's lock; the target is at least
-3x the naive way.
+run on the same data; then, the same way, how fast Billwerk's settlements
+become posted and reconciled payments (the addon's
+``_post_transactions(book, "settle", ...)``: per batch of 100 one ``create``,
+one ``action_post``, one ``_reconcile_plan``, a commit; against one payment at
+a time), in payments per second. Why: a first posting of an account's history
+is thousands of invoices and payments and runs under the sync's lock; the
+target is at least 3x the naive way, for each.
 
 How:
 
@@ -30,10 +34,27 @@ How:
    journal is emptier than the batch's, which favours it;
 4. BATCH: ``_post_account`` posts every other due invoice (>= 10,000); it
    is timed up to the end of its invoices and stopped there (after its last
-   commit): what follows (reversals, credit notes, payments) is not what the
-   naive way does. ``BENCH_POSTING_REST=1`` lets it run on, timed apart;
-5. exactness: per currency, the posted moves' totals against Billwerk's
-   amounts, in minor units, and the invoices whose net, VAT or total differ.
+   commit): what follows (reversals, payments, credit notes, refunds) is
+   measured apart (payments) or left out;
+5. PAYMENTS, once every invoice is posted, on the due settle transactions
+   (settled, their invoice posted), oldest first. NAIVE, first, on
+   BENCH_POSTING_NAIVE_PAYMENTS (500): per transaction the values from the
+   addon's own ``_Book.payment_values`` (same journal, method line, amount,
+   binding), ``create``, ``action_post``, the payment's receivable line
+   reconciled with the invoice's, the link, a commit; chatter on, as for the
+   naive invoices. BATCH: the addon's ``_post_transactions(book, "settle",
+   ...)`` on a ``_Book`` set up as ``_post_as_connector`` sets it up, on the
+   next BENCH_POSTING_PAYMENTS (5,000; 0: all the rest) due transactions
+   (``_due_transactions`` is narrowed to them, the addon's loop is
+   unchanged). The payment journal is made before either is timed;
+6. ``BENCH_POSTING_REST=1``: then the rest of ``_post_account`` (reversals,
+   the settlements left, credit notes, refunds), timed apart, not compared;
+7. exactness: per currency, the posted moves' totals against Billwerk's
+   amounts, in minor units, and the invoices whose net, VAT or total differ;
+   for payments: every booked transaction has a posted payment of its amount
+   with its receivable line reconciled, and every invoice whose settlements
+   are all booked reads ``paid`` in Odoo when Billwerk says settled (partly
+   settled ones: ``partial``).
 
 Figures are printed and written to ``BENCH_POSTING_JSON`` (else
 .venv/var/benchmark_posting.json); nothing fails on a figure. The machine is
@@ -65,12 +86,17 @@ def _int(name, default):
 SIZES = {
     "customers": _int("BENCH_POSTING_CUSTOMERS", 3000),
     "subscriptions": _int("BENCH_POSTING_SUBSCRIPTIONS", 4000),
-    "invoices": _int("BENCH_POSTING_INVOICES", 13500),
+    "invoices": _int("BENCH_POSTING_INVOICES", 12000),
     "plans": 10,
 }
 NAIVE = _int("BENCH_POSTING_NAIVE", 1000)
 MIN_DUE = _int("BENCH_POSTING_MIN_DUE", 11000)
-REST = bool(os.environ.get("BENCH_POSTING_REST"))  # credit notes, payments too
+NAIVE_PAYMENTS = _int("BENCH_POSTING_NAIVE_PAYMENTS", 500)
+# Batch payments after the naive ones; 0: every due one (~10,000 at 16-25/s
+# is 7-10 minutes: the whole run would pass 20 on a shared 2-core machine).
+PAYMENTS = _int("BENCH_POSTING_PAYMENTS", 5000)
+REST = bool(os.environ.get("BENCH_POSTING_REST"))  # the rest of _post_account
+EXAMPLES = 5
 RATES = (0.25, 0.19, 0.1, 0.0)
 TARGET = 3.0
 JSON_PATH = Path(
@@ -289,19 +315,16 @@ def batch_posting(env, account):
     """``_post_account``, timed up to where its invoices are done.
 
     The invoices end where the reversals of cancelled ones begin; there the
-    call stops (every batch is committed by then) unless BENCH_POSTING_REST
-    is set: credit notes and payments are not what the naive way does.
+    call stops (every batch is committed by then): payments are measured
+    apart, and the rest runs at the end with BENCH_POSTING_REST.
     """
     model = type(env["billwerk.posting"])
-    original = model._reverse_cancelled
     marks = {}
 
-    def reverse_cancelled(self, book, result):
+    def reverse_cancelled(self, _book, result):
         marks["invoices"] = (time.perf_counter(), self.env.cr.sql_log_count)
         marks["result"] = result
-        if not REST:
-            raise InvoicesDone
-        return original(self, book, result)
+        raise InvoicesDone
 
     queries = env.cr.sql_log_count
     started = time.perf_counter()
@@ -311,7 +334,6 @@ def batch_posting(env, account):
         except InvoicesDone:
             result = marks["result"]
     env.cr.commit()
-    seconds = time.perf_counter() - started
     ended, ended_queries = marks["invoices"]
     invoice_seconds = ended - started
     return {
@@ -321,15 +343,150 @@ def batch_posting(env, account):
         "invoice_seconds": invoice_seconds,
         "invoices_per_s": result.invoices / invoice_seconds,
         "queries_per_invoice": (ended_queries - queries) / max(result.invoices, 1),
-        "rest": {
-            "ran": REST,
-            "seconds": seconds - invoice_seconds,
-            "credit_notes": result.credit_notes,
-            "reversals": result.reversals,
-            "payments": getattr(result, "payments", None),
-            "queries": env.cr.sql_log_count - ended_queries,
-        },
         "load_average_after": os.getloadavg(),
+    }
+
+
+# -- payments: naive, then the addon's batches -----------------------------------
+def due_settlements(env, account):
+    """Due settle transactions, oldest first, as ``_post_transactions`` finds them."""
+    return env["billwerk.posting"]._due_transactions(account, "settle")
+
+
+def payment_book(posting, account):
+    """A ``_Book`` set up as ``_post_as_connector`` sets it up; the payment
+    journal made (once, on first use) before anything is timed."""
+    account = account.with_env(posting.env)
+    book = billwerk_posting._Book(posting.env, account)
+    posting._add_tax_rows(account)
+    book.journal = posting._sale_journal(account)
+    book.load_taxes()
+    book.default_payment_journal()
+    posting.env.cr.commit()
+    return book
+
+
+def naive_payments(env, account, transactions):
+    """One payment at a time: create, post, reconcile, link, commit."""
+    posting = env["billwerk.posting"].sudo().with_company(account.company_id)
+    book = payment_book(posting, account)
+    payments = posting.env["account.payment"]
+    waiting, booked = {}, []
+    queries = env.cr.sql_log_count
+    started = time.perf_counter()
+    for transaction in transactions.with_env(posting.env):
+        try:
+            _transaction, values, target = book.payment_values(transaction)
+        except billwerk_posting.Waiting as reason:
+            waiting[str(reason)] = waiting.get(str(reason), 0) + 1
+            continue
+        payment = payments.create(values)
+        payment.action_post()
+        (payment.move_id.line_ids | target.line_ids).filtered(
+            lambda line: (
+                line.account_id.account_type == "asset_receivable"
+                and not line.reconciled
+            )
+        ).reconcile()
+        transaction.write({"payment_id": payment.id, "post_error": False})
+        env.cr.commit()
+        booked.append(transaction.id)
+    seconds = time.perf_counter() - started
+    queries = env.cr.sql_log_count - queries
+    return {
+        "transactions": len(transactions),
+        "payments": len(booked),
+        "seconds": seconds,
+        "payments_per_s": len(booked) / seconds,
+        "queries_per_payment": queries / max(len(booked), 1),
+        "waiting": waiting,
+        "ids": booked,
+        "load_average_after": os.getloadavg(),
+    }
+
+
+def batch_payments(env, account, transactions):
+    """The addon's ``_post_transactions(book, "settle", result)``, on
+    ``transactions`` only: ``_due_transactions`` is narrowed to them."""
+    posting = (
+        env["billwerk.posting"]
+        .sudo()
+        .with_company(account.company_id)
+        .with_context(**billwerk_posting.QUIET)
+    )
+    book = payment_book(posting, account)
+    model = type(posting)
+    original = model._due_transactions
+
+    def due_transactions(self, due_account, kind):
+        due = original(self, due_account, kind)
+        return due & transactions.with_env(self.env) if kind == "settle" else due
+
+    result = billwerk_posting.PostingResult()
+    queries = env.cr.sql_log_count
+    started = time.perf_counter()
+    with patch.object(model, "_due_transactions", due_transactions):
+        posting._post_transactions(book, "settle", result)
+    seconds = time.perf_counter() - started
+    queries = env.cr.sql_log_count - queries
+    env.cr.commit()
+    return {
+        "transactions": len(transactions),
+        "payments": result.payments,
+        "seconds": seconds,
+        "payments_per_s": result.payments / seconds,
+        "queries_per_payment": queries / max(result.payments, 1),
+        "waiting": result.waiting,
+        "reasons": result.reasons,
+        "load_average_after": os.getloadavg(),
+    }
+
+
+def payments_part(env, account):
+    due = due_settlements(env, account)
+    due_count = len(due)
+    naive = naive_payments(env, account, due[:NAIVE_PAYMENTS])
+    print(
+        f"naive payments: {naive['payments']} in {naive['seconds']:.1f} s, "
+        f"{naive['payments_per_s']:.1f}/s",
+        flush=True,
+    )
+    env.invalidate_all()
+    due = due_settlements(env, account)
+    capped = due[:PAYMENTS] if PAYMENTS > 0 else due
+    batch = batch_payments(env, account, capped)
+    print(
+        f"batch payments: {batch['payments']} in {batch['seconds']:.1f} s, "
+        f"{batch['payments_per_s']:.1f}/s",
+        flush=True,
+    )
+    env.invalidate_all()
+    return {
+        "due_settle_transactions": due_count,
+        "naive": naive,
+        "batch": batch,
+        "ratio": batch["payments_per_s"] / naive["payments_per_s"],
+        "left_due": len(due_settlements(env, account)),
+        "cap": PAYMENTS or None,
+    }
+
+
+def rest_posting(env, account):
+    """BENCH_POSTING_REST: ``_post_account`` again: no invoice is due, so it
+    runs its rest (reversals, settlements left, credit notes, refunds)."""
+    queries = env.cr.sql_log_count
+    started = time.perf_counter()
+    result = env["billwerk.posting"]._post_account(account)
+    env.cr.commit()
+    return {
+        "seconds": time.perf_counter() - started,
+        "invoices": result.invoices,
+        "reversals": result.reversals,
+        "payments": result.payments,
+        "credit_notes": result.credit_notes,
+        "waiting": result.waiting,
+        "reasons": result.reasons,
+        "queries": env.cr.sql_log_count - queries,
     }
 
 
@@ -389,6 +546,103 @@ def exactness(env, account, naive_ids):
     return {"per_currency": currencies, "invoices_off": mismatches, "exact": exact}
 
 
+def payment_checks(env, account, naive_ids):
+    """Booked transactions against their payments; settled invoices read paid."""
+    env.flush_all()
+    env.cr.execute(
+        """
+        SELECT t.id, t.billwerk_id, t.amount, p.amount, p.state, m.state,
+               p.currency_id = COALESCE(t.currency_id, p.currency_id),
+               EXISTS (
+                   SELECT 1 FROM account_move_line l
+                     JOIN account_account a ON a.id = l.account_id
+                    WHERE l.move_id = p.move_id
+                      AND a.account_type = 'asset_receivable'
+                      AND NOT l.reconciled
+               )
+          FROM billwerk_transaction t
+          JOIN account_payment p ON p.id = t.payment_id
+          LEFT JOIN account_move m ON m.id = p.move_id
+         WHERE t.account_id = %s
+        """,
+        [account.id],
+    )
+    naive_ids = set(naive_ids)
+    booked = {"naive": 0, "batch": 0}
+    payment_states = {}
+    off = {"not_posted": [], "amount_or_currency": [], "unreconciled": []}
+    for row in env.cr.fetchall():
+        tx_id, billwerk_id, amount, paid, pay_state, move_state, same, open_ = row
+        way = "naive" if tx_id in naive_ids else "batch"
+        booked[way] += 1
+        payment_states[pay_state] = payment_states.get(pay_state, 0) + 1
+        example = f"{billwerk_id} ({way}: {amount} -> {paid}, {pay_state}/{move_state})"
+        if pay_state not in ("in_process", "paid") or move_state != "posted":
+            off["not_posted"].append(example)
+        if float(amount or 0) != float(paid or 0) or not same:
+            off["amount_or_currency"].append(example)
+        if open_:
+            off["unreconciled"].append(example)
+    env.cr.execute(
+        """
+        WITH tx AS (
+            SELECT invoice_id, count(*) AS n, count(payment_id) AS booked,
+                   sum(amount) AS amount
+              FROM billwerk_transaction
+             WHERE account_id = %s AND type = 'settle' AND state = 'settled'
+             GROUP BY invoice_id
+        )
+        SELECT i.billwerk_id, i.state, i.amount, tx.n, tx.amount,
+               m.name, m.payment_state, m.amount_total, m.amount_residual
+          FROM billwerk_invoice i
+          JOIN account_move m ON m.id = i.move_id
+          JOIN tx ON tx.invoice_id = i.id
+         WHERE i.account_id = %s AND tx.booked = tx.n
+        """,
+        [account.id, account.id],
+    )
+    settled = {"checked": 0, "paid": 0, "not_paid": [], "states": {}}
+    partly = {"checked": 0, "partial": 0, "not_partial": [], "states": {}}
+    for row in env.cr.fetchall():
+        billwerk_id, state, amount, count, tx_amount, name, pay_state = row[:7]
+        example = (
+            f"{billwerk_id} {name}: Billwerk {state} {amount} ({count} settlements "
+            f"{tx_amount}), Odoo {pay_state}, total {row[7]}, residual {row[8]}"
+        )
+        if state == "settled":
+            group, expected, wrong = settled, "paid", "not_paid"
+        else:
+            group, expected, wrong = partly, "partial", "not_partial"
+        group["checked"] += 1
+        group["states"][pay_state] = group["states"].get(pay_state, 0) + 1
+        if pay_state == expected:
+            group[expected] += 1
+        else:
+            group[wrong].append(example)
+    env.cr.execute(
+        "SELECT count(*) FROM billwerk_invoice WHERE account_id = %s "
+        "AND state = 'settled' AND move_id IS NOT NULL",
+        [account.id],
+    )
+    settled["settled_invoices_posted"] = env.cr.fetchone()[0]
+    mismatches = {name: len(rows) for name, rows in off.items()}
+    mismatches["settled_not_paid"] = len(settled["not_paid"])
+    mismatches["partly_settled_not_partial"] = len(partly["not_partial"])
+    return {
+        "booked": booked,
+        "payment_states": payment_states,
+        "mismatches": mismatches,
+        "examples": {
+            **{name: rows[:EXAMPLES] for name, rows in off.items()},
+            "settled_not_paid": settled.pop("not_paid")[:EXAMPLES],
+            "partly_settled_not_partial": partly.pop("not_partial")[:EXAMPLES],
+        },
+        "settled": settled,
+        "partly_settled": partly,
+        "exact": not any(mismatches.values()),
+    }
+
+
 # -- report ------------------------------------------------------------------------
 def summary(results):
     naive, batch = results["naive"], results["batch"]
@@ -425,17 +679,18 @@ def summary(results):
             f"{'met' if ratio >= TARGET else 'NOT met'})"
         ),
     ]
-    rest = batch["rest"]
-    if rest["ran"]:
+    lines.append(
+        "      (stopped after the invoices: payments below; reversals, credit "
+        "notes, refunds left out unless BENCH_POSTING_REST=1)"
+    )
+    lines += payment_summary(results["payments"])
+    rest = results.get("rest")
+    if rest:
         lines.append(
-            f"      then (not compared): {rest['credit_notes']} credit notes, "
-            f"{rest['reversals']} reversals, {rest['payments']} payments in "
-            f"{rest['seconds']:.1f} s"
-        )
-    else:
-        lines.append(
-            "      (stopped after the invoices: credit notes and payments are "
-            "left out, BENCH_POSTING_REST=1 runs them)"
+            f"then the rest of _post_account (not compared): {rest['reversals']} "
+            f"reversals, {rest['payments']} payments (settlements left, "
+            f"refunds), {rest['credit_notes']} credit notes in "
+            f"{rest['seconds']:.1f} s; waiting {rest['waiting']}"
         )
     left = results["left_waiting"]
     lines.append(
@@ -460,10 +715,64 @@ def summary(results):
         f"machine: {host['cpus']} CPUs ({host['cpu_model']}), load average "
         f"start {fmt_load(host['load_average_start'])}, after naive "
         f"{fmt_load(naive['load_average_after'])}, after batch "
-        f"{fmt_load(batch['load_average_after'])}; {results['date']}; "
-        f"total {results['total_seconds']:.0f} s"
+        f"{fmt_load(batch['load_average_after'])}, after naive payments "
+        f"{fmt_load(results['payments']['naive']['load_average_after'])}, after "
+        f"batch payments "
+        f"{fmt_load(results['payments']['batch']['load_average_after'])}; "
+        f"{results['date']}; total {results['total_seconds']:.0f} s"
     )
     return "\n".join(lines)
+
+
+def payment_summary(payments):
+    naive, batch, ratio = payments["naive"], payments["batch"], payments["ratio"]
+    checks = payments["checks"]
+    settled, partly = checks["settled"], checks["partly_settled"]
+    cap = f"capped at {payments['cap']}" if payments["cap"] else "all of them"
+    lines = [
+        (
+            f"payments: {payments['due_settle_transactions']} settle transactions "
+            f"due once every invoice is posted; naive on the oldest "
+            f"{naive['transactions']}, batch on the next {batch['transactions']} "
+            f"({cap}); {payments['left_due']} left due"
+        ),
+        (
+            f"naive payments (payment_values + create + action_post + reconcile "
+            f"+ commit per transaction, chatter on): {naive['payments']} in "
+            f"{naive['seconds']:.1f} s = {naive['payments_per_s']:.1f} "
+            f"payments/s, {naive['queries_per_payment']:.0f} queries a payment"
+        ),
+        (
+            f"batch payments (billwerk.posting._post_transactions 'settle', "
+            f"{billwerk_posting.BATCH} a batch): {batch['payments']} in "
+            f"{batch['seconds']:.1f} s = {batch['payments_per_s']:.1f} "
+            f"payments/s, {batch['queries_per_payment']:.0f} queries a payment"
+        ),
+        (
+            f"payments ratio: batch = {ratio:.1f}x naive (target >= {TARGET:g}x: "
+            f"{'met' if ratio >= TARGET else 'NOT met'})"
+        ),
+    ]
+    if naive["waiting"] or batch["waiting"]:
+        lines.append(
+            f"payments waiting: naive {naive['waiting']}, batch {batch['reasons']}"
+        )
+    lines.append(
+        f"payment checks: {'EXACT' if checks['exact'] else 'NOT EXACT'}; booked "
+        f"transactions {checks['booked']}, payment states "
+        f"{checks['payment_states']}, mismatches {checks['mismatches']}"
+    )
+    lines.append(
+        f"      settled in Billwerk, every settlement booked: {settled['checked']} "
+        f"of {settled['settled_invoices_posted']} posted settled invoices, "
+        f"{settled['paid']} read paid ({settled['states']}); partly settled, "
+        f"every settlement booked: {partly['checked']}, {partly['partial']} read "
+        f"partial ({partly['states']})"
+    )
+    for name, rows in checks["examples"].items():
+        for row in rows:
+            lines.append(f"      {name}: {row}")
+    return lines
 
 
 def fmt_load(load):
@@ -499,7 +808,16 @@ def main(env):
     results["batch"] = batch = batch_posting(env, account)
     results["naive"] = naive
     results["ratio"] = batch["invoices_per_s"] / naive["invoices_per_s"]
+    print(
+        f"batch: {batch['invoices']} in {batch['invoice_seconds']:.1f} s, "
+        f"{batch['invoices_per_s']:.1f}/s",
+        flush=True,
+    )
     results["left_waiting"] = leftovers(env, account)
+    results["payments"] = payments = payments_part(env, account)
+    payments["checks"] = payment_checks(env, account, payments["naive"].pop("ids"))
+    if REST:
+        results["rest"] = rest_posting(env, account)
     results["exactness"] = exactness(env, account, naive.pop("ids"))
     results["total_seconds"] = time.perf_counter() - started
     results["naive_sample_note"] = (
