@@ -299,6 +299,35 @@ class BillwerkClient:
         body["urls"] = urls + [url]
         return self._request("PUT", "account/webhook_settings", json=body)
 
+    def update_webhook_urls(self, add=None, remove=(), event_types=None):
+        """Add ``add`` and drop ``remove`` from the account's webhook URLs.
+
+        Every other integration's URL stays; ``event_types`` (when given) is
+        merged into the enabled types, unless every type is enabled already
+        (an empty list). Answers the settings as Billwerk stores them now,
+        ``secret`` included; nothing is sent when nothing would change.
+        """
+        settings = self.webhook_settings()
+        urls = [url for url in settings.get("urls") or [] if url not in remove]
+        if add and add not in urls:
+            urls.append(add)
+        types = list(settings.get("event_types") or [])
+        if event_types and types:
+            types += [kind for kind in event_types if kind not in types]
+        unchanged = urls == list(settings.get("urls") or []) and types == list(
+            settings.get("event_types") or []
+        )
+        if unchanged:
+            return settings
+        body = {
+            key: settings[key]
+            for key in ("username", "password", "disabled")
+            if key in settings
+        }
+        body["urls"] = urls
+        body["event_types"] = types
+        return self._request("PUT", "account/webhook_settings", json=body)
+
     # -- transport -------------------------------------------------------------
     def _request(self, method, path, *, params=None, json=None, cancel=None):
         """Send with pacing and retries; ``cancel`` (an Event) stops the waits.

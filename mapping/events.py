@@ -21,3 +21,59 @@ def event_values(event):
     if kind not in EVENT_OBJECTS:
         return event_id, created, None, None
     return event_id, created, kind, read.text(event, kind) or None
+
+
+# The webhook types registration enables: those naming an object the sync
+# copies (Billwerk has no plan events; plans are polled).
+WEBHOOK_EVENT_TYPES = (
+    "customer_created",
+    "customer_changed",
+    "customer_deleted",
+    "subscription_created",
+    "subscription_changed",
+    "subscription_renewal",
+    "subscription_cancelled",
+    "subscription_uncancelled",
+    "subscription_on_hold",
+    "subscription_reactivated",
+    "subscription_expired",
+    "invoice_created",
+    "invoice_settled",
+    "invoice_authorized",
+    "invoice_dunning",
+    "invoice_failed",
+    "invoice_refund",
+    "invoice_cancelled",
+    "invoice_changed",
+    "invoice_credited",
+)
+# Longest text of a webhook field the connector keeps (ids, handles, types).
+MAX_WEBHOOK_TEXT = 255
+
+
+def webhook_values(payload):
+    """What a webhook's body says: a dict of its fields, checked.
+
+    ``id`` (the webhook), ``event_id``, ``event_type``, ``timestamp`` and
+    ``signature`` are required texts; ``kind`` and ``key`` name the object to
+    read (None for a type the connector does not handle), ``customer``,
+    ``subscription`` and ``invoice`` are the handles it carries.
+    """
+    if not isinstance(payload, dict):
+        raise read.MappingError("the webhook is not an object")
+    values = {}
+    for field in ("id", "event_id", "event_type", "timestamp", "signature"):
+        value = payload.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise read.MappingError(f"the webhook has no {field}")
+        if len(value) > MAX_WEBHOOK_TEXT:
+            raise read.MappingError(f"the webhook's {field} is too long")
+        values[field] = value
+    for field in EVENT_OBJECTS:
+        value = payload.get(field)
+        valid = isinstance(value, str) and 0 < len(value) <= MAX_WEBHOOK_TEXT
+        values[field] = value if valid else None
+    kind = values["event_type"].split("_", 1)[0]
+    values["kind"] = kind if kind in EVENT_OBJECTS and values[kind] else None
+    values["key"] = values[kind] if values["kind"] else None
+    return values

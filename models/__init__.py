@@ -3,6 +3,8 @@ from . import billwerk_account
 from . import billwerk_account_lock
 from . import billwerk_account_data
 from . import billwerk_account_scheduler
+from . import billwerk_account_webhooks
+from . import billwerk_webhook_event
 from . import billwerk_synced_mixin
 from . import billwerk_plan
 from . import billwerk_customer
@@ -10,6 +12,7 @@ from . import billwerk_subscription
 from . import billwerk_invoice
 from . import billwerk_sync_cursor
 from . import billwerk_sync_run
+from . import billwerk_sync_webhooks
 from . import billwerk_sync_batch
 from . import billwerk_sync_run_line
 from . import billwerk_sync_run_warning

@@ -176,10 +176,7 @@ class BillwerkSyncRun(models.Model):
         try:
             with account._make_client() as client:
                 context["client"] = client
-                if self.mode == "reconciliation":
-                    self._reconcile(context)
-                else:
-                    self._incremental(context)
+                self._execute_mode(context)
                 self._read_lines_due_for_posting(context)
             self._link_pending_relations()
             # The books, after the copies and under the same lock.
@@ -202,6 +199,13 @@ class BillwerkSyncRun(models.Model):
             )
         self._finish(counts, context["skips"], error=error)
         self._commit()
+
+    def _execute_mode(self, context):
+        """The run's reads, by mode (a hook: webhook runs add theirs)."""
+        if self.mode == "reconciliation":
+            self._reconcile(context)
+        else:
+            self._incremental(context)
 
     def _discard_unsaved_work(self):
         """Drop the half-done batch so that the run's end can still be written."""

@@ -10,3 +10,4 @@ from . import test_purge
 from . import test_partners
 from . import test_tour
 from . import test_posting
+from . import test_webhooks

@@ -293,7 +293,12 @@ class BillwerkSetApiKey(models.TransientModel):
     def _apply(self, info, switching, key=None):
         """Store the key; the caller holds the account's lock for the transaction."""
         account = self.account_id
+        webhooks_removed = True
         if switching:
+            # With the old key, before it is replaced: our address leaves the
+            # old account's webhook settings (and a purge, which only happens
+            # in a switch, goes through here too).
+            webhooks_removed = account._unregister_webhooks()
             account._reset_sync_cursors()
         account._store_api_key(key or self._read_key(), info)
         self.sudo().api_key_encrypted = False
@@ -302,4 +307,22 @@ class BillwerkSetApiKey(models.TransientModel):
         self.env.ref(
             "billwerk_connector.cron_billwerk_incremental_sync"
         ).sudo()._trigger()
-        return {"type": "ir.actions.act_window_close"}
+        close = {"type": "ir.actions.act_window_close"}
+        if webhooks_removed:
+            return close
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Webhooks"),
+                "message": self.env._(
+                    "The account was switched, but Billwerk could not be reached "
+                    "to remove this database's webhook address from the previous "
+                    "account's settings: remove it there (its deliveries are "
+                    "refused)."
+                ),
+                "type": "warning",
+                "sticky": True,
+                "next": close,
+            },
+        }

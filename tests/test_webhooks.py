@@ -1,0 +1,328 @@
+import copy
+import json
+import logging
+import secrets
+import statistics
+
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from ..controllers.webhook import MAX_BODY
+from ..models import billwerk_account_webhooks
+from .common import BillwerkSandboxCase
+
+_logger = logging.getLogger(__name__)
+
+CONTROLLER_LOGGER = "odoo.addons.billwerk_connector.controllers.webhook"
+FOREIGN_URL = "http://127.0.0.1:9/other-integration"
+# Bounded waits: a delivery that never ends fails the test, a fast one never waits.
+DELIVERY_WAIT = 60
+BURST = 1000
+
+
+@tagged("post_install", "-at_install")
+class TestWebhooks(BillwerkSandboxCase, HttpCase):
+    """Real HTTP from the sandbox's delivery thread into the route.
+
+    While the sandbox delivers, the test thread leaves the database alone:
+    the route's requests use the test's transaction.
+    """
+
+    sandbox_options = {
+        "customers": 20,
+        "plans": 3,
+        "invoices": 40,
+        # A refused delivery is retried at once, as Billwerk does hours later.
+        "webhook_backoff": (0.05, 0.05, 0.05),
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.store_key()
+        cls.env["billwerk.sync.run"]._run_for(cls.account, trigger="manual")
+        cls.billwerk = cls.sandbox.account(cls.key)
+        cls.billwerk.webhook_settings["urls"] = [FOREIGN_URL]
+        cls.account.action_register_webhooks()
+        cls.url = cls.account.sudo().webhook_url_registered
+        cls.token = cls.url.rsplit("/", 1)[1]
+        # Each test's changes in Odoo are rolled back; Billwerk's settings too.
+        cls.settings = copy.deepcopy(cls.billwerk.webhook_settings)
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.sandbox.wait_for_deliveries, DELIVERY_WAIT)
+        self.assertTrue(self.sandbox.wait_for_deliveries(DELIVERY_WAIT))
+        with self.billwerk.lock:
+            self.billwerk.webhook_settings.clear()
+            self.billwerk.webhook_settings.update(copy.deepcopy(self.settings))
+        self.earlier = len(self.sandbox.deliveries(self.key))
+        # Each test may re-read the secret once, whatever the test before did.
+        billwerk_account_webhooks._secret_rereads.clear()
+
+    # -- helpers -----------------------------------------------------------------
+    def deliver(self):
+        """Wait for every queued webhook; this test's answers to our URL."""
+        self.assertTrue(self.sandbox.wait_for_deliveries(DELIVERY_WAIT))
+        self.env.invalidate_all()
+        attempts = self.sandbox.deliveries(self.key)[self.earlier :]
+        return [attempt for attempt in attempts if attempt["url"] == self.url]
+
+    def events(self, **extra):
+        domain = [("account_id", "=", self.account.id)]
+        domain += [(name, "=", value) for name, value in extra.items()]
+        return self.env["billwerk.webhook.event"].search(domain)
+
+    def post(self, body, token=None, content_type="application/json", method="POST"):
+        url = f"{self.base_url()}/billwerk/webhook/{token or self.token}"
+        headers = {"Content-Type": content_type}
+        if method == "POST":
+            return self.url_open(url, data=body, headers=headers)
+        return self.opener.request(method, url, headers=headers, timeout=12)
+
+    def signed_body(self, event_type="customer_changed"):
+        """A validly signed body the sandbox does not deliver itself."""
+        event = {
+            "id": secrets.token_hex(16),
+            "event_type": event_type,
+            "customer": next(iter(self.billwerk.customers)),
+            "created": "2024-05-01T10:00:00.000+00:00",
+        }
+        return json.dumps(self.sandbox.webhook_payload(self.key, event))
+
+    def customer(self, handle):
+        return self.env["billwerk.customer"].search(
+            [("account_id", "=", self.account.id), ("handle", "=", handle)]
+        )
+
+    def process(self):
+        self.account.env["billwerk.account"]._cron_process_webhooks()
+        self.env.invalidate_all()
+
+    # -- the route ---------------------------------------------------------------
+    def test_signed_deliveries_update_the_record_within_one_cron_run(self):
+        handle = next(iter(self.billwerk.customers))
+        self.sandbox.update_customer(self.key, handle, email="moved@example.com")
+        self.sandbox.create_customer(self.key, handle="webhook-new")
+        attempts = self.deliver()
+        self.assertEqual([a["status"] for a in attempts], [200, 200])
+        self.assertEqual(len(self.events(state="pending")), 2)
+        self.assertEqual(self.account.webhook_pending_count, 2)
+        self.assertTrue(self.account.last_webhook_at)
+        self.assertNotEqual(self.customer(handle).email, "moved@example.com")
+
+        self.process()
+
+        self.assertEqual(self.customer(handle).email, "moved@example.com")
+        self.assertTrue(self.customer("webhook-new"))
+        self.assertEqual(set(self.events().mapped("state")), {"done"})
+        run = self.account.sync_run_ids[:1]
+        self.assertEqual(
+            (run.trigger, run.mode, run.state), ("webhook", "webhook", "done")
+        )
+        self.assertEqual(self.account.webhook_pending_count, 0)
+
+    def test_forged_signature_is_refused_and_changes_nothing(self):
+        # Ours only, so that the one forged attempt comes to us.
+        self.billwerk.webhook_settings["urls"] = [self.url]
+        self.sandbox.forge_signatures(1)
+        handle = next(iter(self.billwerk.customers))
+        with self.assertLogs(CONTROLLER_LOGGER, "WARNING") as logs:
+            self.sandbox.update_customer(self.key, handle, email="forged@example.com")
+            attempts = self.deliver()
+        forged = [a for a in attempts if a["forged"]]
+        self.assertEqual([a["status"] for a in forged], [401])
+        # Billwerk retries with the real signature: stored once.
+        self.assertEqual(attempts[-1]["status"], 200)
+        self.assertEqual(len(self.events()), 1)
+        text = "\n".join(logs.output)
+        self.assertIn("signature does not match", text)
+        self.assertNotIn(forged[0]["signature"], text)
+        self.assertNotIn(self.token, text)
+
+    def test_forged_body_alone_stores_nothing(self):
+        body = json.loads(self.signed_body())
+        body["signature"] = "0" * 64
+        with mute_logger(CONTROLLER_LOGGER):
+            response = self.post(json.dumps(body))
+        self.assertEqual(response.status_code, 401)
+        self.assertFalse(self.events())
+
+    def test_forged_deliveries_ask_billwerk_for_the_secret_once(self):
+        body = json.loads(self.signed_body())
+        body["signature"] = "0" * 64
+        reads = self.sandbox.count("/v1/account/webhook_settings", method="GET")
+        with mute_logger(CONTROLLER_LOGGER):
+            statuses = [self.post(json.dumps(body)).status_code for _ in range(5)]
+        self.assertEqual(statuses, [401] * 5)
+        reads = self.sandbox.count("/v1/account/webhook_settings", method="GET") - reads
+        self.assertEqual(reads, 1, "a leaked URL must not hammer Billwerk's API")
+
+    def test_a_rotated_secret_is_read_again_and_used(self):
+        old_secret = self.account._webhook_secret()
+        new_secret = self.sandbox.rotate_webhook_secret(self.key)
+        handle = next(iter(self.billwerk.customers))
+        self.sandbox.update_customer(self.key, handle, email="rotated@example.com")
+        attempts = self.deliver()
+        self.assertEqual([a["status"] for a in attempts], [200])
+        self.assertEqual(len(self.events()), 1)
+        self.assertNotEqual(old_secret, new_secret)
+        self.assertEqual(self.account._webhook_secret(), new_secret)
+
+    def test_wrong_or_malformed_token_is_unknown(self):
+        body = self.signed_body()
+        for token in (secrets.token_urlsafe(32), "short", "x" * 300, "%2E%2E"):
+            self.assertEqual(self.post(body, token=token).status_code, 404, token)
+        self.assertFalse(self.events())
+
+    def test_replayed_event_is_acknowledged_not_processed_twice(self):
+        handle = next(iter(self.billwerk.customers))
+        event = self.sandbox.update_customer(self.key, handle, email="once@example.com")
+        self.deliver()
+        self.process()
+        runs = len(self.account.sync_run_ids)
+        self.sandbox.replay(self.key)
+        attempts = self.deliver()
+        self.assertEqual(attempts[-1]["status"], 200)
+        self.assertTrue(attempts[-1]["replay"])
+        self.assertEqual(len(self.events()), 1)
+        self.assertEqual(self.events().state, "done")
+        self.process()
+        self.assertEqual(len(self.account.sync_run_ids), runs, "nothing left to do")
+        self.assertTrue(event)
+
+    def test_malformed_requests_each_get_their_own_status(self):
+        body = self.signed_body()
+        with mute_logger(CONTROLLER_LOGGER):
+            cases = {
+                "malformed JSON": (self.post("{not json"), 400),
+                "a list": (self.post("[1, 2]"), 400),
+                "no signature": (self.post(json.dumps({"id": "x"})), 400),
+                "not JSON": (self.post(body, content_type="text/plain"), 415),
+                "too large": (self.post(" " * (MAX_BODY + 1) + body), 413),
+                "GET": (self.post(body, method="GET"), 405),
+                "PUT": (self.post(body, method="PUT"), 405),
+            }
+        for case, (response, status) in cases.items():
+            self.assertEqual(response.status_code, status, case)
+        self.assertFalse(self.events())
+
+    def test_unknown_event_type_is_acknowledged_and_ignored(self):
+        response = self.post(self.signed_body(event_type="account_changed"))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["status"], "ignored")
+        self.assertFalse(self.events())
+
+    def test_a_burst_of_events_is_absorbed_without_loss_or_duplicate(self):
+        handles = list(self.billwerk.customers)[:10]
+        sent = self.sandbox.burst(self.key, BURST, customer=handles)
+        attempts = self.deliver()
+        self.assertEqual(len(attempts), BURST)
+        self.assertTrue(all(a["status"] == 200 for a in attempts))
+        stored = self.events()
+        self.assertEqual(
+            sorted(stored.mapped("event_id")), sorted(e["id"] for e in sent)
+        )
+        median = statistics.median(a["elapsed"] for a in attempts)
+        # The figure the issue asks to report; shown by both test runners.
+        _logger.info(
+            "webhook route: %s deliveries, median answer %.1f ms, slowest %.1f ms",
+            BURST,
+            median * 1000,
+            max(a["elapsed"] for a in attempts) * 1000,
+        )
+        reads = self.sandbox.count("/v1/customer/")
+        self.process()
+        self.assertEqual(set(self.events().mapped("state")), {"done"})
+        self.assertEqual(len(self.events()), BURST)
+        # Each named customer read once for all its events.
+        self.assertEqual(self.sandbox.count("/v1/customer/") - reads, len(handles))
+
+    def test_a_failing_or_gone_object_does_not_block_the_others(self):
+        for handle in ("webhook-bad", "webhook-kept", "webhook-gone"):
+            self.sandbox.create_customer(self.key, handle=handle)
+        self.deliver()
+        self.sandbox.hard_delete(self.key, "customer", "webhook-gone")
+        self.sandbox.faults.fail_next(10, 500, "customer/webhook-bad")
+        self.process()
+        self.assertTrue(self.customer("webhook-kept"))
+        self.assertFalse(self.customer("webhook-gone"))
+        bad = self.events(customer="webhook-bad")
+        self.assertEqual(bad.state, "failed")
+        self.assertIn("server error", bad.error)
+        others = self.events() - bad
+        self.assertEqual(set(others.mapped("state")), {"done"})
+
+    # -- registration ------------------------------------------------------------
+    def test_registration_keeps_foreign_urls_and_replaces_ours(self):
+        urls = self.billwerk.webhook_settings["urls"]
+        self.assertEqual(urls, [FOREIGN_URL, self.url])
+        self.assertTrue(self.account.webhooks_active)
+        self.assertEqual(
+            self.account._webhook_secret(), self.billwerk.webhook_settings["secret"]
+        )
+        self.account.action_register_webhooks()
+        new_url = self.account.sudo().webhook_url_registered
+        self.assertNotEqual(new_url, self.url)
+        self.assertEqual(self.billwerk.webhook_settings["urls"], [FOREIGN_URL, new_url])
+        old_token = self.url.rsplit("/", 1)[1]
+        self.assertEqual(
+            self.post(self.signed_body(), token=old_token).status_code, 404
+        )
+
+    def test_registration_merges_event_types_of_other_integrations(self):
+        self.billwerk.webhook_settings["event_types"] = ["customer_created", "x_other"]
+        self.account.action_register_webhooks()
+        types = self.billwerk.webhook_settings["event_types"]
+        self.assertEqual(types[:2], ["customer_created", "x_other"])
+        self.assertIn("invoice_settled", types)
+        self.assertIn("subscription_renewal", types)
+
+    def test_only_administrators_register_and_nobody_reads_the_secrets(self):
+        account = self.account.with_user(self.billwerk_user)
+        with self.assertRaises(AccessError):
+            account.action_register_webhooks()
+        for field in ("webhook_secret_encrypted", "webhook_token_hash"):
+            with self.assertRaises(AccessError):
+                account.read([field])
+        with self.assertRaises(AccessError):
+            account.write({"webhook_url_registered": "https://evil.example/"})
+        self.assertEqual(account.webhook_pending_count, 0)
+        self.assertTrue(account.webhooks_active)
+
+    def test_base_url_warning(self):
+        self.assertIn("names this machine", self.account.webhook_url_warning)
+        self.env["ir.config_parameter"].set_param(
+            "web.base.url", "https://odoo.example.com"
+        )
+        self.account.invalidate_recordset(["webhook_url_warning"])
+        self.assertFalse(self.account.webhook_url_warning)
+
+    def test_switching_removes_our_url_from_the_old_account(self):
+        self.sandbox.update_customer(
+            self.key, next(iter(self.billwerk.customers)), email="x@example.com"
+        )
+        self.deliver()
+        wizard = self.dialog(self.other_key)
+        wizard.action_check_key()
+        result = wizard.action_switch_delete_data()
+        self.assertEqual(result["type"], "ir.actions.act_window_close")
+        self.assertEqual(self.billwerk.webhook_settings["urls"], [FOREIGN_URL])
+        self.assertFalse(self.account.webhooks_active)
+        self.assertFalse(self.events(), "the old account's events are gone")
+        self.assertEqual(self.post(self.signed_body()).status_code, 404)
+
+    def test_switching_goes_on_when_billwerk_cannot_remove_our_url(self):
+        # The settings read answers 500, whatever the client's retries.
+        self.sandbox.faults.fail_next(10, 500, "account/webhook_settings")
+        wizard = self.dialog(self.other_key)
+        wizard.action_check_key()
+        with self.assertLogs("odoo.addons.billwerk_connector", "WARNING") as logs:
+            result = wizard.action_switch_delete_data()
+        self.assertEqual(result["tag"], "display_notification")
+        self.assertEqual(
+            self.account.billwerk_id, self.sandbox.account(self.other_key).id
+        )
+        self.assertFalse(self.account.webhooks_active)
+        self.assertNotIn(self.token, "\n".join(logs.output))
