@@ -1,4 +1,5 @@
-"""Piped into `odoo-bin shell` by run.sh: connect to the sandbox, sync, post.
+"""Piped into `odoo-bin shell` by run.sh: connect to the sandbox, sync, register
+webhooks, post.
 
 It goes through the same dialog and settings a user would, so the demo shows the
 real path. The demo company gets a sales tax per VAT rate of the sandbox account
@@ -26,6 +27,14 @@ print(
     f"{account.subscription_count} active subscriptions, {account.customer_count} "
     f"customer contracts, {account.invoice_count} invoices (sync {run.state})."
 )
+
+# Webhooks from the sandbox into the Odoo that run.sh starts next: a change made
+# in the sandbox (e.g. POST /v1/invoice/<id>/manual_settle) shows in seconds.
+odoo_url = os.environ.get("BILLWERK_DEMO_ODOO_URL")
+if odoo_url:
+    env["ir.config_parameter"].set_param("web.base.url", odoo_url)  # noqa: F821
+    account.action_register_webhooks()
+    env.cr.commit()  # noqa: F821
 
 if os.environ.get("BILLWERK_DEMO_POSTING", "1") == "1" and not account.post_invoices:
     taxes = env["account.tax"]  # noqa: F821

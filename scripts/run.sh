@@ -50,6 +50,7 @@ else
 fi
 check_nothing_left_to_install "$DB"
 BILLWERK_DEMO_URL="$SANDBOX_URL" BILLWERK_DEMO_KEY="$SANDBOX_KEY" \
+    BILLWERK_DEMO_ODOO_URL="http://127.0.0.1:$HTTP_PORT" \
     "$PY" "$ODOO_BIN" shell -c "$CONF" -d "$DB" --no-http --log-level=warn \
     <scripts/connect_demo.py
 
