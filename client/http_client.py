@@ -285,20 +285,6 @@ class BillwerkClient:
     def webhook_settings(self):
         return self._request("GET", "account/webhook_settings")
 
-    def add_webhook_url(self, url):
-        """Merge ``url`` into the account's webhook URLs, keeping everyone else's."""
-        settings = self.webhook_settings()
-        urls = list(settings.get("urls") or [])
-        if url in urls:
-            return settings
-        body = {
-            key: settings[key]
-            for key in ("username", "password", "disabled", "event_types")
-            if key in settings
-        }
-        body["urls"] = urls + [url]
-        return self._request("PUT", "account/webhook_settings", json=body)
-
     def update_webhook_urls(self, add=None, remove=(), event_types=None):
         """Add ``add`` and drop ``remove`` from the account's webhook URLs.
 

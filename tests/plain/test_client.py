@@ -250,23 +250,59 @@ def test_a_list_answer_without_content_is_malformed():
         next(client.iter_list("plan"))
 
 
-def test_webhook_url_is_merged_not_overwritten(sandbox):
-    key = sandbox.keys[1]
-    auth = (key, "")
+def put_webhook_settings(sandbox, key, **settings):
     requests.put(
         sandbox.url + "account/webhook_settings",
-        json={"urls": ["https://other.example/hook"], "disabled": False},
-        auth=auth,
+        json=settings,
+        auth=(key, ""),
         timeout=5,
     ).raise_for_status()
+
+
+def test_webhook_url_is_merged_not_overwritten(sandbox):
+    key = sandbox.keys[1]
+    ours = "https://odoo.example/billwerk/webhook/t1"
+    put_webhook_settings(
+        sandbox, key, urls=["https://other.example/hook"], disabled=False
+    )
     with make_client(sandbox, key) as client:
-        client.add_webhook_url("https://odoo.example/billwerk/webhook")
-        settings = client.add_webhook_url("https://odoo.example/billwerk/webhook")
-    assert settings["urls"] == [
-        "https://other.example/hook",
-        "https://odoo.example/billwerk/webhook",
-    ]
+        client.update_webhook_urls(add=ours)
+        puts = sandbox.count("account/webhook_settings", method="PUT")
+        settings = client.update_webhook_urls(add=ours)
+        assert sandbox.count("account/webhook_settings", method="PUT") == puts, (
+            "nothing changed, nothing sent"
+        )
+    assert settings["urls"] == ["https://other.example/hook", ours]
     assert settings["secret"]
+
+
+def test_our_url_is_replaced_and_removed_others_stay(sandbox):
+    key = sandbox.keys[1]
+    old, new = (f"https://odoo.example/billwerk/webhook/{t}" for t in ("a", "b"))
+    put_webhook_settings(
+        sandbox, key, urls=["https://one.example/", old, "https://two.example/"]
+    )
+    with make_client(sandbox, key) as client:
+        replaced = client.update_webhook_urls(add=new, remove=[old])
+        removed = client.update_webhook_urls(remove=[new])
+    assert replaced["urls"] == ["https://one.example/", "https://two.example/", new]
+    assert removed["urls"] == ["https://one.example/", "https://two.example/"]
+
+
+def test_event_types_of_other_integrations_are_kept(sandbox):
+    key = sandbox.keys[1]
+    put_webhook_settings(sandbox, key, urls=[], event_types=["x_theirs"])
+    with make_client(sandbox, key) as client:
+        settings = client.update_webhook_urls(
+            add="https://odoo.example/h", event_types=["invoice_settled", "x_theirs"]
+        )
+        assert settings["event_types"] == ["x_theirs", "invoice_settled"]
+        # An empty list means every type: it stays empty (all), not narrowed.
+        put_webhook_settings(sandbox, key, urls=[], event_types=[])
+        settings = client.update_webhook_urls(
+            add="https://odoo.example/h", event_types=["invoice_settled"]
+        )
+    assert settings["event_types"] == []
 
 
 def test_the_key_never_reaches_logs_or_errors(sandbox, caplog):

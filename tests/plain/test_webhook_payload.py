@@ -1,0 +1,60 @@
+"""What the route accepts of a webhook's body (``mapping.events.webhook_values``)."""
+
+import pytest
+
+from mapping.events import MAX_WEBHOOK_TEXT, webhook_values
+from mapping.readers import MappingError
+
+VALID = {
+    "id": "wh-1",
+    "event_id": "ev-1",
+    "event_type": "invoice_settled",
+    "timestamp": "2026-12-02T10:00:00.000Z",
+    "signature": "ab" * 32,
+    "customer": "cust-1",
+    "invoice": "inv-7",
+}
+
+
+def test_a_valid_body_names_the_object_to_read():
+    values = webhook_values(dict(VALID))
+    assert (values["kind"], values["key"]) == ("invoice", "inv-7")
+    assert (values["customer"], values["subscription"]) == ("cust-1", None)
+    assert values["event_id"] == "ev-1"
+
+
+def test_a_type_the_connector_does_not_read_names_nothing():
+    values = webhook_values({**VALID, "event_type": "account_changed"})
+    assert (values["kind"], values["key"]) == (None, None)
+
+
+def test_an_event_about_an_object_without_its_handle_names_nothing():
+    values = webhook_values({**VALID, "event_type": "subscription_renewal"})
+    assert values["kind"] is None
+
+
+@pytest.mark.parametrize(
+    "field", ["id", "event_id", "event_type", "timestamp", "signature"]
+)
+@pytest.mark.parametrize(
+    "value", [None, "", "   ", 5, ["x"], "x" * (MAX_WEBHOOK_TEXT + 1)]
+)
+def test_a_missing_or_odd_required_field_is_refused_by_name(field, value):
+    with pytest.raises(MappingError) as refused:
+        webhook_values({**VALID, field: value})
+    assert field in str(refused.value)
+    if isinstance(value, str) and value.strip():
+        assert value not in str(refused.value), "the reason never echoes the value"
+
+
+@pytest.mark.parametrize("body", [None, [], "text", 3])
+def test_a_body_that_is_no_object_is_refused(body):
+    with pytest.raises(MappingError):
+        webhook_values(body)
+
+
+def test_an_oversized_or_odd_handle_is_dropped_not_kept():
+    values = webhook_values({**VALID, "invoice": "i" * (MAX_WEBHOOK_TEXT + 1)})
+    assert (values["invoice"], values["kind"]) == (None, None)
+    values = webhook_values({**VALID, "customer": {"handle": "c"}})
+    assert values["customer"] is None
