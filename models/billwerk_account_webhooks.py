@@ -197,6 +197,29 @@ class BillwerkAccountWebhooks(models.Model):
             },
         }
 
+    def write(self, vals):
+        leaving = self.browse()
+        if "active" in vals and not vals["active"]:
+            leaving = self.filtered(
+                lambda account: account.active and account.sudo().webhook_url_registered
+            )
+        result = super().write(vals)  # who may archive, and the account's lock
+        # An archived account is never synchronized: Billwerk stops posting here.
+        for account in leaving:
+            account._unregister_webhooks()
+        return result
+
+    def unlink(self):
+        registered = self.filtered(
+            lambda account: account.sudo().webhook_url_registered
+        )
+        if registered:
+            # Refused (not an administrator, a run going on) before Billwerk is asked.
+            registered._unlink_by_administrators_when_idle()
+            for account in registered:
+                account._unregister_webhooks()
+        return super().unlink()
+
     def _unregister_webhooks(self):
         """Remove our URL from this Billwerk account's settings, with the key
         still stored, and forget token, secret and events; False when Billwerk

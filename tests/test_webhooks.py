@@ -313,6 +313,21 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         self.assertFalse(self.events(), "the old account's events are gone")
         self.assertEqual(self.post(self.signed_body()).status_code, 404)
 
+    def test_archiving_or_deleting_the_account_removes_our_url(self):
+        with self.assertRaises(AccessError):
+            self.account.with_user(self.billwerk_user).unlink()
+        self.assertEqual(
+            self.billwerk.webhook_settings["urls"], [FOREIGN_URL, self.url]
+        )
+        self.account.active = False
+        self.assertEqual(self.billwerk.webhook_settings["urls"], [FOREIGN_URL])
+        self.assertEqual(self.post(self.signed_body()).status_code, 404)
+        self.account.active = True
+        self.account.action_register_webhooks()
+        self.assertEqual(len(self.billwerk.webhook_settings["urls"]), 2)
+        self.account.unlink()
+        self.assertEqual(self.billwerk.webhook_settings["urls"], [FOREIGN_URL])
+
     def test_switching_goes_on_when_billwerk_cannot_remove_our_url(self):
         # The settings read answers 500, whatever the client's retries.
         self.sandbox.faults.fail_next(10, 500, "account/webhook_settings")
