@@ -112,6 +112,8 @@ RUNNER_LOG="$(mktemp --suffix=.log)"
     { cat "$RUNNER_LOG"; rm -f "$RUNNER_LOG"; exit 1; }
 summary="$(grep -E "odoo.tests.result: .* of [0-9]+ tests" "$RUNNER_LOG" |
     sed 's/.*odoo.tests.result: //' || true)"
+# Figures the tests report (not asserted: timings depend on the machine).
+grep -oE "webhook route: .*" "$RUNNER_LOG" | sed 's/^/   /' || true
 rm -f "$RUNNER_LOG"
 say "odoo-bin: $summary"
 case "$summary" in
