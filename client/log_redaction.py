@@ -1,8 +1,10 @@
-"""Keep API keys and webhook secrets out of log records.
+"""Keep API keys, webhook secrets and webhook tokens out of log records.
 
 At DEBUG, Odoo's ``odoo.api`` logger writes every RPC call with the repr of
 its arguments, so saving the key dialog would log
-``web_save({'api_key': 'priv_…'}, ...)`` in clear. A filter on that logger
+``web_save({'api_key': 'priv_…'}, ...)`` in clear; and the access log
+(``werkzeug``) writes every request's path, the webhook route's token with it
+(whoever holds the token can post to the route). A filter on those loggers
 rewrites such records before any handler (file, syslog, database) sees them.
 """
 
@@ -20,12 +22,14 @@ _SECRET_ITEM = re.compile(
     rf"""(?:{_VALUE})"""
 )
 _SECRET_TOKEN = re.compile(r"(priv|whsec)_[A-Za-z0-9]{6,}")
+_WEBHOOK_TOKEN = re.compile(r"(/billwerk/webhook/)[^\s/?#\"']+")
 
 
 def redact(text):
     """``text`` with every secret replaced by ``***``."""
     text = _SECRET_ITEM.sub(r"\g<name>\g<gap>'***'", text)
-    return _SECRET_TOKEN.sub(r"\1_***", text)
+    text = _SECRET_TOKEN.sub(r"\1_***", text)
+    return _WEBHOOK_TOKEN.sub(r"\1***", text)
 
 
 class SecretRedactingFilter(logging.Filter):
@@ -44,7 +48,7 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
-def install(logger_names=("odoo.api",)):
+def install(logger_names=("odoo.api", "werkzeug")):
     """Add one SecretRedactingFilter to each named logger, never a second one."""
     for name in logger_names:
         logger = logging.getLogger(name)

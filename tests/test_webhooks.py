@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from ..client.log_redaction import SecretRedactingFilter
 from ..controllers.webhook import MAX_BODY
 from ..models import billwerk_account_webhooks
 from .common import BillwerkSandboxCase
@@ -207,6 +208,26 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         for case, (response, status) in cases.items():
             self.assertEqual(response.status_code, status, case)
         self.assertFalse(self.events())
+
+    def test_the_access_log_never_shows_the_token(self):
+        # Odoo's access log is werkzeug's: its line names the path, token and
+        # all (tests/plain/test_log_redaction.py shows the line it writes).
+        access_log = logging.getLogger("werkzeug")
+        redacting = [
+            f for f in access_log.filters if isinstance(f, SecretRedactingFilter)
+        ]
+        self.assertEqual(len(redacting), 1)
+        record = access_log.makeRecord(
+            "werkzeug",
+            logging.INFO,
+            __file__,
+            0,
+            '"%s" %s -',
+            (f"POST /billwerk/webhook/{self.token} HTTP/1.1", 200),
+            None,
+        )
+        self.assertTrue(access_log.filter(record))
+        self.assertNotIn(self.token, record.getMessage())
 
     def test_unknown_event_type_is_acknowledged_and_ignored(self):
         response = self.post(self.signed_body(event_type="account_changed"))

@@ -72,6 +72,20 @@ def test_tokens_are_redacted_wherever_they_appear():
     assert filtered(record) == "keys priv_*** and whsec_***"
 
 
+def test_the_webhook_routes_token_is_redacted_from_access_log_lines():
+    token = "u8VlVupq4LOjNYpwSLvNVjt32aTbxhFzwlLurMrtPmE"
+    record = make_record(
+        '%s - - [%s] "%s" %s -',
+        "127.0.0.1",
+        "02/Dec/2026 06:27:21",
+        f"POST /billwerk/webhook/{token}?x=1 HTTP/1.1",
+        200,
+    )
+    message = filtered(record)
+    assert token not in message
+    assert '"POST /billwerk/webhook/***?x=1 HTTP/1.1" 200 -' in message
+
+
 def test_records_without_secrets_are_untouched():
     record = rpc_record({"secret_count": 3, "name": "priv_", "api_key_hint": "…3df3"})
     msg, args = record.msg, record.args
@@ -105,13 +119,21 @@ def test_install_redacts_what_handlers_see_and_adds_one_filter(caplog):
     assert "'api_key': '***'" in caplog.text
 
 
-def test_install_defaults_to_odoos_rpc_logger():
-    logger = logging.getLogger("odoo.api")
-    before = list(logger.filters)
+def test_install_defaults_to_odoos_rpc_and_access_loggers():
+    loggers = [logging.getLogger(name) for name in ("odoo.api", "werkzeug")]
+    before = {logger.name: list(logger.filters) for logger in loggers}
+    added = {}
     try:
         install()
-        added = [f for f in logger.filters if f not in before]
+        for logger in loggers:
+            added[logger.name] = [
+                type(f) for f in logger.filters if f not in before[logger.name]
+            ]
     finally:
-        for extra in [f for f in logger.filters if f not in before]:
-            logger.removeFilter(extra)
-    assert [type(f) for f in added] == [SecretRedactingFilter]
+        for logger in loggers:
+            for extra in [f for f in logger.filters if f not in before[logger.name]]:
+                logger.removeFilter(extra)
+    assert added == {
+        "odoo.api": [SecretRedactingFilter],
+        "werkzeug": [SecretRedactingFilter],
+    }
