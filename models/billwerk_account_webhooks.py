@@ -52,6 +52,7 @@ class BillwerkAccountWebhooks(models.Model):
     webhook_url_registered = fields.Char(groups=SECRET_STORAGE, copy=False)
     webhooks_active = fields.Boolean(
         compute="_compute_webhook_status",
+        string="Webhooks active",
         help="Billwerk sends this database a webhook for every change of a "
         "customer, subscription or invoice; the scheduled synchronization "
         "stays as the safety net.",
