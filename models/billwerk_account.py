@@ -48,7 +48,11 @@ class BillwerkAccount(models.Model):
 
     _name = "billwerk.account"
     _description = "Billwerk account"
-    _rec_name = "display_name"
+    # A stored, indexed name: searching "Billwerk account" in any list (or a
+    # many2one to it) is a plain ilike on a column. The computed display_name
+    # as _rec_name made every name search search itself again, forever.
+    _rec_name = "billwerk_name"
+    _rec_names_search = ["billwerk_name", "billwerk_handle"]
 
     active = fields.Boolean(default=True)
     company_id = fields.Many2one(
@@ -89,7 +93,9 @@ class BillwerkAccount(models.Model):
     connection_error = fields.Text(readonly=True, copy=False)
     billwerk_id = fields.Char(string="Billwerk account id", readonly=True, copy=False)
     billwerk_handle = fields.Char(string="Account handle", readonly=True, copy=False)
-    billwerk_name = fields.Char(string="Account name", readonly=True, copy=False)
+    billwerk_name = fields.Char(
+        string="Account name", readonly=True, copy=False, index="trigram"
+    )
     billwerk_organisation = fields.Char(string="Organisation", readonly=True)
     billwerk_state = fields.Selection(
         [("test", "Test account"), ("live", "Live account"), ("closed", "Closed")],
@@ -309,11 +315,7 @@ class BillwerkAccount(models.Model):
             )
         if self.connection_state != "connected":
             return False
-        loaded = self.cursor_ids and all(
-            cursor.first_load_done
-            for cursor in self.cursor_ids
-            if cursor.range_name == "created"
-        )
+        loaded = self._first_load_done()
         if run.state == "running":
             if loaded:
                 return self.env._("Synchronizing now…")
@@ -330,6 +332,15 @@ class BillwerkAccount(models.Model):
                 "First load interrupted; the next run resumes it where it stopped."
             )
         return False
+
+    def _first_load_done(self):
+        """Every list of the account has been read once from its first day."""
+        self.ensure_one()
+        return bool(self.cursor_ids) and all(
+            cursor.first_load_done
+            for cursor in self.cursor_ids
+            if cursor.range_name == "created"
+        )
 
     def _format_count(self, number):
         """``1,500`` in the user's language, as the screen's figures show it."""

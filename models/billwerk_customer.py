@@ -6,6 +6,7 @@ class BillwerkCustomer(models.Model):
     _inherit = "billwerk.synced.mixin"
     _description = "Billwerk customer contract"
     _order = "name, id"
+    _rec_names_search = ["name", "handle", "email"]
 
     handle = fields.Char(required=True, readonly=True)
     name = fields.Char(required=True, readonly=True)

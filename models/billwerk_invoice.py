@@ -10,6 +10,7 @@ class BillwerkInvoice(models.Model):
     _description = "Billwerk invoice"
     _order = "created desc, id desc"
     _rec_name = "handle"
+    _rec_names_search = ["handle", "number"]
 
     billwerk_id = fields.Char(string="Billwerk id", required=True, readonly=True)
     handle = fields.Char(readonly=True)

@@ -6,6 +6,7 @@ class BillwerkPlan(models.Model):
     _inherit = "billwerk.synced.mixin"
     _description = "Billwerk plan"
     _order = "name, id"
+    _rec_names_search = ["name", "handle"]
 
     handle = fields.Char(required=True, readonly=True)
     name = fields.Char(required=True, readonly=True)
