@@ -8,6 +8,9 @@ from odoo.exceptions import AccessError
 # The account screen lists this many reasons; the list of waiting invoices
 # has them all.
 SHOWN_REASONS = 5
+# Who sees what the books hold: the figures read journal entries, which a
+# member of the Billwerk group alone may not read; for them they are hidden.
+BOOKS_READERS = "account.group_account_invoice,account.group_account_readonly"
 
 
 class BillwerkAccountBooks(models.Model):
@@ -56,17 +59,27 @@ class BillwerkAccountBooks(models.Model):
         "billwerk.line.product", "account_id", string="Products of other lines"
     )
     posted_invoice_count = fields.Integer(
-        compute="_compute_posting_summary", string="Posted invoices"
+        compute="_compute_posting_summary",
+        string="Posted invoices",
+        groups=BOOKS_READERS,
     )
     waiting_invoice_count = fields.Integer(
-        compute="_compute_posting_summary", string="Waiting invoices"
+        compute="_compute_posting_summary",
+        string="Waiting invoices",
+        groups=BOOKS_READERS,
     )
-    waiting_summary = fields.Text(compute="_compute_posting_summary")
+    waiting_summary = fields.Text(
+        compute="_compute_posting_summary", groups=BOOKS_READERS
+    )
     paid_invoice_count = fields.Integer(
-        compute="_compute_posting_summary", string="Paid invoices"
+        compute="_compute_posting_summary",
+        string="Paid invoices",
+        groups=BOOKS_READERS,
     )
     open_invoice_count = fields.Integer(
-        compute="_compute_posting_summary", string="Open invoices"
+        compute="_compute_posting_summary",
+        string="Open invoices",
+        groups=BOOKS_READERS,
     )
 
     def _compute_posting_summary(self):

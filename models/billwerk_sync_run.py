@@ -54,11 +54,13 @@ class BillwerkSyncRun(models.Model):
     billwerk_name = fields.Char(string="Billwerk account")
     trigger = fields.Selection(
         [
-            ("cron", "Scheduled"),
-            ("manual", "Sync now"),
+            ("cron", "Scheduled action"),
+            ("manual", "Button"),
             ("webhook", "Webhook"),
         ],
         required=True,
+        help="What started the run: the scheduled action, a user's click on "
+        "Sync now or Full reconciliation (see Started by), or a webhook.",
     )
     user_id = fields.Many2one(
         "res.users",
@@ -67,9 +69,18 @@ class BillwerkSyncRun(models.Model):
         help="The user who clicked the button, or the scheduler's user.",
     )
     mode = fields.Selection(
-        [("incremental", "Incremental"), ("reconciliation", "Reconciliation")],
+        [
+            ("first_load", "First load"),
+            ("incremental", "Incremental"),
+            ("reconciliation", "Full reconciliation"),
+        ],
+        string="Kind of run",
         required=True,
         default="incremental",
+        help="First load: every list read from the account's first day. "
+        "Incremental: what was created or changed since the last run. Full "
+        "reconciliation: every list read again, and what Billwerk no longer has "
+        "archived.",
     )
     state = fields.Selection(
         [
@@ -92,8 +103,23 @@ class BillwerkSyncRun(models.Model):
         string="Skipped", help="Records Billwerk sent that could not be stored."
     )
     records_read = fields.Integer(
+        string="Records read",
         help="Records read from Billwerk so far; saved with every page, so the "
-        "account screen shows a running first load's progress."
+        "account screen shows a running first load's progress.",
+    )
+    # What the run's posting step put in the books (0 with posting off).
+    posted_invoice_count = fields.Integer(string="Invoices posted")
+    posted_credit_note_count = fields.Integer(
+        string="Credit notes posted",
+        help="Billwerk's credit notes, and reversals of cancelled invoices.",
+    )
+    posted_payment_count = fields.Integer(
+        string="Payments posted", help="Settlements and refunds."
+    )
+    posted_count = fields.Integer(
+        compute="_compute_posted_count",
+        string="Posted",
+        help="Documents this run posted in the books.",
     )
     created_count = fields.Integer(compute="_compute_totals", string="Created")
     updated_count = fields.Integer(compute="_compute_totals", string="Updated")
@@ -106,16 +132,32 @@ class BillwerkSyncRun(models.Model):
             run.updated_count = sum(run.line_ids.mapped("updated_count"))
             run.archived_count = sum(run.line_ids.mapped("archived_count"))
 
+    @api.depends(
+        "posted_invoice_count", "posted_credit_note_count", "posted_payment_count"
+    )
+    def _compute_posted_count(self):
+        for run in self:
+            run.posted_count = (
+                run.posted_invoice_count
+                + run.posted_credit_note_count
+                + run.posted_payment_count
+            )
+
     @api.depends("billwerk_name", "mode", "started")
+    @api.depends_context("tz")
     def _compute_display_name(self):
         modes = dict(self._fields["mode"]._description_selection(self.env))
+        # format_datetime takes the naive UTC value and localizes it itself
+        # (to the browser's zone, else the user's, else UTC).
+        zone = self.env.context.get("tz") or False
         for run in self:
-            started = fields.Datetime.context_timestamp(run, run.started)
             run.display_name = self.env._(
                 "%(mode)s of %(account)s, %(started)s",
                 mode=modes.get(run.mode, ""),
                 account=run.billwerk_name or self.env._("no account"),
-                started=tools.format_datetime(self.env, started, dt_format="short"),
+                started=tools.format_datetime(
+                    self.env, run.started, tz=zone, dt_format="short"
+                ),
             )
 
     # -- entry point --
@@ -135,6 +177,8 @@ class BillwerkSyncRun(models.Model):
             # Users may trigger a run but only the sync writes its log and copies.
             runs = self.sudo()
             runs._close_interrupted_runs(account)
+            if mode == "incremental" and not account._first_load_done():
+                mode = "first_load"
             run = runs.create(
                 {
                     "account_id": account.id,
@@ -148,6 +192,15 @@ class BillwerkSyncRun(models.Model):
             self._commit()
             run._execute()
             return run
+
+    def _count_posted(self, result):
+        self.write(
+            {
+                "posted_invoice_count": result.invoices,
+                "posted_credit_note_count": result.credit_notes + result.reversals,
+                "posted_payment_count": result.payments,
+            }
+        )
 
     def _close_interrupted_runs(self, account):
         # We hold the lock, so a run still marked running died with its worker.
@@ -180,7 +233,7 @@ class BillwerkSyncRun(models.Model):
                 self._read_lines_due_for_posting(context)
             self._link_pending_relations()
             # The books, after the copies and under the same lock.
-            self.env["billwerk.posting"]._post_account(account)
+            self._count_posted(self.env["billwerk.posting"]._post_account(account))
         except billwerk_errors.KeyRejected as rejection:
             account._mark_key_rejected(rejection)
             error = account.connection_error

@@ -11,3 +11,6 @@ from . import test_partners
 from . import test_tour
 from . import test_posting
 from . import test_webhooks
+from . import test_search
+from . import test_member_screens
+from . import test_sync_history

@@ -10,6 +10,7 @@ from odoo import sql_db
 from odoo.tests import TransactionCase, new_test_user
 
 from ..client.retry import Pacer, RetryPolicy
+from ..mapping.money import currency_exponent
 from ..models.billwerk_account import BillwerkAccount
 from ..models.billwerk_account_lock import LOCK_NAMESPACE
 from ..sandbox.server import running_sandbox
@@ -162,4 +163,105 @@ class capture_all_logs:
     def text(self):
         return "\n".join(
             f"{record.getMessage()} {record.exc_text or ''}" for record in self.records
+        )
+
+
+RATES = (0.25, 0.19, 0.1, 0.0)
+
+
+def minor(amount, currency):
+    return round(amount * 10 ** currency_exponent(currency.name))
+
+
+class PostingCase(BillwerkSandboxCase):
+    """A company with a sales tax per Billwerk rate, connected and synced."""
+
+    # The third sandbox account bills in KWD (three decimals) too.
+    sandbox_options = {"customers": 40, "plans": 4, "invoices": 120, "accounts": 3}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # KWD has three decimals: prices need them too (a database setting).
+        cls.env.ref("product.decimal_price").digits = 3
+        cls.taxes = cls.sales_taxes(cls.env.company)
+        cls.store_key()
+        cls.env["billwerk.sync.run"]._run_for(cls.account, trigger="manual")
+        cls.manager = new_test_user(
+            cls.env,
+            login="billwerk_chief_accountant",
+            groups="base.group_user,account.group_account_manager,"
+            "billwerk_connector.group_billwerk_account",
+        )
+
+    @classmethod
+    def sales_taxes(cls, company):
+        """One excluded sales tax per rate, each in a tax group of its own."""
+        taxes = {}
+        for rate in RATES:
+            group = cls.env["account.tax.group"].create(
+                {
+                    "name": f"VAT {rate * 100:g}% {company.name}",
+                    "company_id": company.id,
+                }
+            )
+            taxes[rate] = cls.env["account.tax"].create(
+                {
+                    "name": f"Billwerk test VAT {rate * 100:g}%",
+                    "amount": rate * 100,
+                    "amount_type": "percent",
+                    "type_tax_use": "sale",
+                    "price_include_override": "tax_excluded",
+                    "tax_group_id": group.id,
+                    "company_id": company.id,
+                }
+            )
+        return taxes
+
+    def connected_company(self, key, name):
+        """Another company with a chart, its taxes and an account on ``key``."""
+        company = self.env["res.company"].create({"name": name})
+        self.env["account.chart.template"].try_loading(
+            "generic_coa", company=company, install_demo=False
+        )
+        taxes = self.sales_taxes(company)
+        account = self.env["billwerk.account"].create(
+            {"company_id": company.id, "api_url": self.sandbox.url}
+        )
+        self.store_key(account, key)
+        self.sync(account)
+        self.manager.company_ids |= company
+        return account, taxes
+
+    def switch_posting_on(self, account=None, post_from="2000-01-01"):
+        account = account or self.account
+        account.with_user(self.manager).write(
+            {"post_invoices": True, "post_from": post_from}
+        )
+
+    def post(self, account=None):
+        return self.env["billwerk.posting"]._post_account(account or self.account)
+
+    def invoices(self, account=None, **extra):
+        domain = [("account_id", "=", (account or self.account).id)]
+        domain += [(name, "=", value) for name, value in extra.items()]
+        return self.env["billwerk.invoice"].search(domain)
+
+    def assert_exact(self, invoice):
+        move = invoice.move_id
+        currency = invoice.currency_id
+        self.assertEqual(move.state, "posted", invoice.handle)
+        self.assertEqual(move.currency_id, currency, invoice.handle)
+        self.assertEqual(
+            (
+                minor(move.amount_untaxed, currency),
+                minor(move.amount_tax, currency),
+                minor(move.amount_total, currency),
+            ),
+            (
+                minor(invoice.amount_ex_vat, currency),
+                minor(invoice.amount_vat, currency),
+                minor(invoice.amount, currency),
+            ),
+            f"{invoice.handle} in {currency.name}",
         )
