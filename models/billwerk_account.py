@@ -32,6 +32,7 @@ ACCOUNTING_FIELDS = frozenset(
     {
         "post_invoices",
         "post_from",
+        "match_partners",
         "sale_journal_id",
         "tax_mapping_ids",
         "line_product_ids",
@@ -108,9 +109,10 @@ class BillwerkAccount(models.Model):
     billwerk_created = fields.Datetime(string="Account created", readonly=True)
     create_partners = fields.Boolean(
         string="Create contacts for customers",
-        help="Link every Billwerk customer to a contact of this company: an "
-        "existing one with the same e-mail, else a new one. Customers copied "
-        "before the option was on are linked at the next full reconciliation.",
+        help="Give every Billwerk customer a contact of this company, with "
+        "Billwerk's handle as its reference, its address and VAT number; "
+        "checked at every run, so customers copied before the option was on "
+        "get theirs at the next run.",
     )
     plan_count = fields.Integer(compute="_compute_counts", string="Plans")
     subscription_count = fields.Integer(

@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 
 from odoo import fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 
 # The account screen lists this many reasons; the list of waiting invoices
 # has them all.
@@ -35,6 +35,13 @@ class BillwerkAccountBooks(models.Model):
         help="Empty: a journal 'Billwerk' of type sale is made for the company "
         "when the first invoice is posted. Keep it for Billwerk's invoices "
         "alone: they are posted with Billwerk's invoice numbers.",
+    )
+    match_partners = fields.Boolean(
+        string="Reuse contacts with the customer's e-mail",
+        help="Off: every Billwerk customer gets a contact of its own, since an "
+        "e-mail typed at a self-service signup proves nothing. On: an existing "
+        "contact of this company with the same e-mail is reused, never a "
+        "user's contact nor one whose VAT number differs from Billwerk's.",
     )
     tax_mapping_ids = fields.One2many(
         "billwerk.tax.mapping", "account_id", string="VAT mapping"
@@ -144,6 +151,7 @@ class BillwerkAccountBooks(models.Model):
     def write(self, vals):
         if not vals.get("post_invoices"):
             return super().write(vals)
+        self._check_posting_allowed()
         switched_on = self.filtered(lambda account: not account.post_invoices)
         for account in switched_on:
             # Customers are posted on their contact: linking comes on too.
@@ -153,6 +161,52 @@ class BillwerkAccountBooks(models.Model):
             super(BillwerkAccountBooks, account).write({**vals, **extra})
         others = self - switched_on
         return super(BillwerkAccountBooks, others).write(vals) if others else True
+
+    def _check_posting_allowed(self):
+        """Only a connected live account posts into the company's books."""
+        for account in self:
+            if account.billwerk_state == "test":
+                raise ValidationError(
+                    self.env._(
+                        "%(name)s is a Billwerk test account: its invoices are "
+                        "no claims on anyone, so they are never posted in the "
+                        "books. Set the API key of the live account to post.",
+                        name=account.billwerk_name,
+                    )
+                )
+            if account.connection_state != "connected" or not account.billwerk_id:
+                raise ValidationError(
+                    self.env._(
+                        "Connect a Billwerk account with Set API key before "
+                        "switching posting on."
+                    )
+                )
+
+    def _stop_posting(self):
+        """After a switch: the new Billwerk account's documents are not posted
+        until an accounting manager switches posting on for it, by its name."""
+        self.sudo().write({"post_invoices": False, "post_from": False})
+
+    def _posted_summary(self):
+        """What the books hold of this Billwerk account, in words."""
+        self.ensure_one()
+        moves = self.env["account.move"].sudo()
+        bound = [
+            ("billwerk_account", "=", self.billwerk_id),
+            ("company_id", "=", self.company_id.id),
+        ]
+        invoices = moves.search_count(bound + [("move_type", "=", "out_invoice")])
+        notes = moves.search_count(bound + [("move_type", "=", "out_refund")])
+        payments = self.env["account.payment"].sudo().search_count(bound)
+        if not (invoices or notes or payments):
+            return False
+        return self.env._(
+            "%(invoices)s invoices, %(notes)s credit notes and %(payments)s "
+            "payments and refunds",
+            invoices=self._format_count(invoices),
+            notes=self._format_count(notes),
+            payments=self._format_count(payments),
+        )
 
     def _billwerk_today(self):
         now = datetime.now(timezone.utc).astimezone(self._billwerk_zone())

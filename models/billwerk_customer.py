@@ -1,6 +1,11 @@
 from odoo import api, fields, models
 
 
+def same_vat_form(vat):
+    """A VAT number as compared: no spaces, dots or dashes, upper case."""
+    return "".join(ch for ch in (vat or "") if ch.isalnum()).upper()
+
+
 class BillwerkCustomer(models.Model):
     _name = "billwerk.customer"
     _inherit = "billwerk.synced.mixin"
@@ -43,61 +48,94 @@ class BillwerkCustomer(models.Model):
     ]
 
     @api.model
-    def _link_partners(self, values_list, company):
-        """Match customers to contacts by e-mail, else create the contacts.
+    def _link_partners(self, values_list, account):
+        """Give each customer a contact: its own, or a safely matched one.
 
         Works on field values (``partner_id`` is set in them), so that the
-        sync links a page before it is written.
+        sync links a page before it is written. An e-mail typed at a
+        self-service signup proves nothing, so by default every Billwerk
+        customer gets a contact of its own; only where an accounting manager
+        switched matching on is an existing contact reused (see
+        ``_matching_partners``).
         """
-        partners = self.env["res.partner"].sudo()
-        emails = {v["email"].lower() for v in values_list if v.get("email")}
-        by_email = {}
-        if emails:
-            # E-mail case carries no meaning: match on lower(email), in SQL
-            # because the ORM has no case-insensitive "in".
-            partners.flush_model(["email", "company_id", "active"])
-            self.env.cr.execute(
-                """
-                SELECT id, lower(email) FROM res_partner
-                 WHERE lower(email) = ANY(%s) AND active
-                   AND (company_id = %s OR company_id IS NULL)
-                 ORDER BY id
-                """,
-                (list(emails), company.id),
-            )
-            for partner_id, email in self.env.cr.fetchall():
-                by_email.setdefault(email, partner_id)
-        to_create = {}
-        for values in values_list:
-            email = (values.get("email") or "").lower()
-            if email in by_email:
-                continue
-            to_create.setdefault(email or values["handle"], values)
-        created = partners.create(
-            [
-                {
-                    "name": values["name"],
-                    "email": values.get("email") or False,
-                    "phone": values.get("phone") or False,
-                    "street": values.get("address") or False,
-                    "street2": values.get("address2") or False,
-                    "zip": values.get("postal_code") or False,
-                    "city": values.get("city") or False,
-                    "country_id": values.get("country_id") or False,
-                    "is_company": bool(values.get("company_name")),
-                    "company_id": company.id,
-                }
-                for values in to_create.values()
-            ]
+        company = account.company_id
+        matched = (
+            self._matching_partners(values_list, company)
+            if account.match_partners
+            else {}
         )
-        for key, partner in zip(to_create, created, strict=True):
-            by_email[key] = partner.id
+        to_create = [
+            values for values in values_list if values["handle"] not in matched
+        ]
+        created = (
+            self.env["res.partner"]
+            .sudo()
+            .create([self._partner_values(values, company) for values in to_create])
+        )
+        for values, partner in zip(to_create, created, strict=True):
+            matched[values["handle"]] = partner.id
         for values in values_list:
-            email = (values.get("email") or "").lower()
-            values["partner_id"] = by_email.get(email or values["handle"], False)
+            values["partner_id"] = matched[values["handle"]]
 
     @api.model
-    def _link_existing_partners(self, customers, company):
+    def _partner_values(self, values, company):
+        """A contact as Billwerk knows the customer, with its handle as reference."""
+        return {
+            "name": values["name"],
+            "ref": values["handle"],
+            "company_name": values.get("company_name") or False,
+            "is_company": bool(values.get("company_name")),
+            "email": values.get("email") or False,
+            "phone": values.get("phone") or False,
+            "street": values.get("address") or False,
+            "street2": values.get("address2") or False,
+            "zip": values.get("postal_code") or False,
+            "city": values.get("city") or False,
+            "country_id": values.get("country_id") or False,
+            "vat": values.get("vat") or False,
+            "company_id": company.id,
+        }
+
+    @api.model
+    def _matching_partners(self, values_list, company):
+        """Existing contacts with the customer's e-mail, where that is safe.
+
+        Never a user's contact (an invoice would land on a colleague), never
+        one of another company, never one whose VAT number differs from the
+        one Billwerk has. E-mail case carries no meaning: matched on
+        lower(email), in SQL because the ORM has no case-insensitive "in".
+        """
+        emails = {v["email"].lower() for v in values_list if v.get("email")}
+        if not emails:
+            return {}
+        self.env["res.partner"].flush_model(["email", "company_id", "active", "vat"])
+        self.env["res.users"].flush_model(["partner_id"])
+        self.env.cr.execute(
+            """
+            SELECT p.id, lower(p.email), p.vat FROM res_partner p
+             WHERE lower(p.email) = ANY(%s) AND p.active
+               AND (p.company_id = %s OR p.company_id IS NULL)
+               AND NOT EXISTS (SELECT 1 FROM res_users u WHERE u.partner_id = p.id)
+             ORDER BY p.id
+            """,
+            (list(emails), company.id),
+        )
+        candidates = {}
+        for partner_id, email, vat in self.env.cr.fetchall():
+            candidates.setdefault(email, []).append((partner_id, vat))
+        matched = {}
+        for values in values_list:
+            email = (values.get("email") or "").lower()
+            billwerk_vat = same_vat_form(values.get("vat"))
+            for partner_id, vat in candidates.get(email, ()):
+                if billwerk_vat and vat and same_vat_form(vat) != billwerk_vat:
+                    continue
+                matched[values["handle"]] = partner_id
+                break
+        return matched
+
+    @api.model
+    def _link_existing_partners(self, customers, account):
         """Link stored customers without a contact, the same way."""
         values_list = [
             {
@@ -111,9 +149,10 @@ class BillwerkCustomer(models.Model):
                 "city": customer.city,
                 "country_id": customer.country_id.id,
                 "company_name": customer.company_name,
+                "vat": customer.vat,
             }
             for customer in customers
         ]
-        self._link_partners(values_list, company)
+        self._link_partners(values_list, account)
         for customer, values in zip(customers, values_list, strict=True):
             customer.partner_id = values["partner_id"]

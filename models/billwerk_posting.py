@@ -20,6 +20,7 @@ from odoo.tools import split_every
 from ..mapping import books
 from ..mapping.money import currency_exponent
 from .billwerk_invoice import POSTED_STATES
+from .billwerk_line_product import origin_name
 from .transaction import commit_unless_testing
 
 _logger = logging.getLogger(__name__)
@@ -32,17 +33,6 @@ QUIET = {
     "mail_create_nosubscribe": True,
     "mail_notrack": True,
     "mail_auto_subscribe_no_notify": True,
-}
-ORIGIN_NAMES = {
-    "plan": "Subscription",
-    "add_on": "Add-on",
-    "ondemand": "One-off charge",
-    "additional_cost": "Additional cost",
-    "credit": "Credit",
-    "discount": "Discount",
-    "setup_fee": "Setup fee",
-    "surcharge_fee": "Surcharge fee",
-    "metered_billing_product": "Metered usage",
 }
 
 
@@ -108,7 +98,11 @@ class BillwerkPosting(models.AbstractModel):
     @api.model
     def _post_account(self, account):
         """Post what is due for ``account``; the caller holds its lock."""
-        if not account.post_invoices or not account.active:
+        if (
+            not account.post_invoices
+            or not account.active
+            or account.billwerk_state == "test"
+        ):
             return PostingResult()
         # The books are posted by the connector: users' rights were checked
         # by the caller (the run's lock owner, or Post now).
@@ -298,9 +292,7 @@ class BillwerkPosting(models.AbstractModel):
         """Customers are posted on their contact: link the ones without."""
         missing = customers.filtered(lambda c: not c.partner_id)
         if missing:
-            self.env["billwerk.customer"]._link_existing_partners(
-                missing, book.account.company_id
-            )
+            self.env["billwerk.customer"]._link_existing_partners(missing, book.account)
 
     def _reverse_cancelled(self, book, result):
         """A posted invoice Billwerk cancelled is reversed by a credit note."""
@@ -351,7 +343,8 @@ class BillwerkPosting(models.AbstractModel):
                     "date": max(today, invoice.move_id.date),
                     "invoice_date": max(today, invoice.move_id.date),
                     "ref": self.env._(
-                        "Cancelled in Billwerk: %(ref)s", ref=invoice.move_id.ref
+                        "Cancelled in Billwerk: %(ref)s",
+                        ref=invoice.number or invoice.handle or invoice.billwerk_id,
                     ),
                     "billwerk_account": book.account.billwerk_id,
                     "billwerk_document": f"cancel/{invoice.billwerk_id}",
@@ -601,23 +594,29 @@ class _Book:
         if origin not in self.products:
             row = self.account.line_product_ids.filtered(lambda r: r.origin == origin)
             if not row:
-                label = ORIGIN_NAMES.get(origin, origin.replace("_", " ").capitalize())
+                product = self.new_product(
+                    lambda env: env._(
+                        "Billwerk: %(kind)s", kind=origin_name(env, origin)
+                    )
+                )
                 row = self.env["billwerk.line.product"].create(
                     {
                         "account_id": self.account.id,
                         "origin": origin,
-                        "product_id": self.new_product(
-                            self.env._("Billwerk: %(kind)s", kind=label)
-                        ).id,
+                        "product_id": product.id,
                     }
                 )
             self.products[origin] = row.product_id
         return self.products[origin]
 
     def new_product(self, name):
-        return self.env["product.product"].create(
+        """A service product; ``name`` is a text, or a function of an
+        environment giving the name in its language, written in every
+        language of the database."""
+        naming = name if callable(name) else (lambda _env: name)
+        product = self.env["product.product"].create(
             {
-                "name": name,
+                "name": naming(self.env),
                 "type": "service",
                 "sale_ok": True,
                 "purchase_ok": False,
@@ -625,6 +624,12 @@ class _Book:
                 "company_id": self.company.id,
             }
         )
+        if callable(name):
+            for code, _label in self.env["res.lang"].get_installed():
+                if code != (self.env.lang or "en_US"):
+                    template = product.product_tmpl_id.with_context(lang=code)
+                    template.name = naming(template.env)
+        return product
 
     def income_account(self, product):
         accounts = product.product_tmpl_id.with_company(
@@ -680,6 +685,9 @@ class _Book:
         }
         if (invoice.number or "").isdigit():
             values["name"] = f"{self.journal.code}/{day.year}/{invoice.number}"
+            # The name carries Billwerk's number: a reference repeating it
+            # would show in every link to the entry ("BWK/2026/831 (831)").
+            values["ref"] = False
         return invoice, values, document
 
     def credit_note_move(self, note):
@@ -708,7 +716,8 @@ class _Book:
                 "invoice_date": day,
                 "date": day,
                 "ref": self.env._(
-                    "Billwerk credit note of %(invoice)s", invoice=invoice_move.ref
+                    "Billwerk credit note of %(invoice)s",
+                    invoice=note.invoice_id.number or invoice_move.name,
                 ),
                 "reversed_entry_id": invoice_move.id,
                 "billwerk_account": self.account.billwerk_id,

@@ -15,6 +15,9 @@ from odoo.tools import SQL
 from ..mapping.entities import ENTITIES_BY_NAME, MAPPING_VERSION
 from ..mapping.readers import MappingError
 
+# Customers given a contact per savepoint and commit after a run.
+CONTACT_BATCH = 100
+
 # (many2one field, handle field, related model): resolved by handle.
 RELATIONS = {
     "billwerk.subscription": (
@@ -283,9 +286,23 @@ class BillwerkSyncBatch(models.Model):
             cache.setdefault(code, False)
 
     def _link_partners(self, values_list):
-        self.env["billwerk.customer"]._link_partners(
-            values_list, self.account_id.company_id
+        self.env["billwerk.customer"]._link_partners(values_list, self.account_id)
+
+    def _link_customers_without_contact(self):
+        """With the option on, every customer has a contact after each run,
+        also those no run has read since the option was switched on."""
+        account = self.account_id
+        if not account.create_partners:
+            return
+        customers = self.env["billwerk.customer"].sudo().with_context(active_test=False)
+        missing = customers.search(
+            [("account_id", "=", account.id), ("partner_id", "=", False)]
         )
+        for start in range(0, len(missing), CONTACT_BATCH):
+            customers._link_existing_partners(
+                missing[start : start + CONTACT_BATCH], account
+            )
+            self._commit()
 
     def _link_pending_relations(self):
         """Resolve handles whose record arrived after the record naming them."""

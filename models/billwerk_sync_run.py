@@ -232,6 +232,7 @@ class BillwerkSyncRun(models.Model):
                 self._execute_mode(context)
                 self._read_lines_due_for_posting(context)
             self._link_pending_relations()
+            self._link_customers_without_contact()
             # The books, after the copies and under the same lock.
             self._count_posted(self.env["billwerk.posting"]._post_account(account))
         except billwerk_errors.KeyRejected as rejection:

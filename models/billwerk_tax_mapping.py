@@ -26,9 +26,16 @@ class BillwerkTaxMapping(models.Model):
         string="Billwerk VAT",
         digits=(16, 6),
         required=True,
+        default=0.0,
         help="As Billwerk sends it: 0.25 for 25 %.",
     )
-    vat_percent = fields.Char(string="VAT rate", compute="_compute_vat_percent")
+    # What the accountant reads and types: 25 for Billwerk's 0.25.
+    vat_percent = fields.Float(
+        string="VAT rate (%)",
+        digits=(16, 4),
+        compute="_compute_vat_percent",
+        inverse="_inverse_vat_percent",
+    )
     country_id = fields.Many2one(
         "res.country",
         string="Customer country",
@@ -54,7 +61,15 @@ class BillwerkTaxMapping(models.Model):
     @api.depends("vat_rate")
     def _compute_vat_percent(self):
         for mapping in self:
-            mapping.vat_percent = f"{mapping.vat_rate * 100:g} %"
+            mapping.vat_percent = round(mapping.vat_rate * 100, 4)
+
+    def _inverse_vat_percent(self):
+        for mapping in self:
+            mapping.vat_rate = round(mapping.vat_percent / 100, 6)
+
+    def _rate_text(self):
+        """0.25 -> "25 %", for messages."""
+        return f"{self.vat_rate * 100:g} %"
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -84,7 +99,7 @@ class BillwerkTaxMapping(models.Model):
                     self.env._(
                         "%(rate)s VAT is mapped twice for the same customer "
                         "country; keep one row.",
-                        rate=mapping.vat_percent,
+                        rate=mapping._rate_text(),
                     )
                 )
 
@@ -111,7 +126,7 @@ class BillwerkTaxMapping(models.Model):
                         "%(problem)s. Choose a sales tax of %(rate)s, excluded "
                         "from the price.",
                         tax=tax.display_name,
-                        rate=mapping.vat_percent,
+                        rate=mapping._rate_text(),
                         problem=problem,
                     )
                 )

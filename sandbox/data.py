@@ -85,7 +85,7 @@ ACCOUNT_TEMPLATES = (
         "locale": "da_DK",
         "timezone": "Europe/Copenhagen",
         "country": "DK",
-        "state": "test",
+        "state": "live",
         "vat": 0.25,
         "people": "dk",
         "scale": 1.0,

@@ -290,6 +290,84 @@ class TestCancelledInvoices(PostingCase):
 
 
 @tagged("post_install", "-at_install")
+class TestPostingBelongsToOneAccount(PostingCase):
+    """Posting is an accounting manager's decision about one named account."""
+
+    # The second sandbox account is a test account, the third a live one.
+    sandbox_options = {
+        **PostingCase.sandbox_options,
+        "accounts": [{}, {"state": "test"}, {"state": "live"}],
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.test_key, cls.live_key = cls.sandbox.keys[1:3]
+
+    def switch_as_member(self, key, keep=True):
+        wizard = self.dialog(key)
+        wizard.action_check_key()
+        self.assertEqual(wizard.step, "confirm_switch")
+        question = (wizard.posted_summary, wizard.current_posts)
+        if keep:
+            wizard.action_switch_keep_data()
+        else:
+            wizard.action_switch_delete_data()
+        self.account.invalidate_recordset()
+        return question
+
+    def bound_to(self, billwerk_id):
+        bound = [("billwerk_account", "=", billwerk_id)]
+        return self.env["account.move"].search_count(bound) + self.env[
+            "account.payment"
+        ].search_count(bound)
+
+    def test_a_members_switch_to_another_live_account_stops_posting(self):
+        self.switch_posting_on()
+        posted = self.post()
+        self.assertGreater(posted.invoices, 0)
+        old_id = self.account.billwerk_id
+        summaries = []
+        for keep in (True, False):
+            with self.subTest(keep=keep):
+                self.account.with_user(self.manager).write(
+                    {"post_invoices": True, "post_from": "2000-01-01"}
+                )
+                summary, posts = self.switch_as_member(
+                    self.live_key if keep else self.key, keep=keep
+                )
+                summaries.append(summary)
+                self.assertTrue(posts, "the question says that posting stops")
+                self.assertFalse(self.account.post_invoices)
+                self.assertFalse(self.account.post_from)
+                self.sync()
+        self.assertIn(f"{posted.invoices} invoices", summaries[0])
+        self.assertEqual(self.bound_to(self.sandbox.account(self.live_key).id), 0)
+        self.assertEqual(
+            self.env["account.move"].search_count(
+                [("billwerk_account", "=", old_id), ("move_type", "=", "out_invoice")]
+            ),
+            posted.invoices,
+            "what was posted stays posted",
+        )
+
+    def test_a_test_account_never_posts(self):
+        self.switch_as_member(self.test_key, keep=True)
+        self.assertEqual(self.account.billwerk_state, "test")
+        with self.assertRaisesRegex(ValidationError, "test account"):
+            self.switch_posting_on()
+        self.assertFalse(self.account.post_invoices)
+        self.sync()
+        self.assertEqual(self.bound_to(self.account.billwerk_id), 0)
+
+    def test_the_accounting_tab_names_the_account_it_posts(self):
+        view = self.account.with_user(self.manager).get_views([(False, "form")])
+        arch = view["views"]["form"]["arch"]
+        self.assertIn('string="Billwerk account posted"', arch)
+        self.assertIn("test account", arch)
+
+
+@tagged("post_install", "-at_install")
 class TestAccountingSettings(PostingCase):
     def test_a_user_without_accounting_rights_cannot_change_them(self):
         account = self.account.with_user(self.billwerk_user)

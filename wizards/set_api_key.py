@@ -42,6 +42,9 @@ class BillwerkSetApiKey(models.TransientModel):
     new_account_name = fields.Char(readonly=True)
     current_account_name = fields.Char(compute="_compute_current_account_name")
     synchronized_summary = fields.Text(readonly=True)
+    # What the books hold of the current account: it stays, whatever is chosen.
+    posted_summary = fields.Text(readonly=True)
+    current_posts = fields.Boolean(readonly=True)
     current_has_data = fields.Boolean(readonly=True)
     # Data kept from the new key's account at an earlier switch, if any.
     kept_account_id = fields.Many2one("billwerk.account", readonly=True)
@@ -226,6 +229,8 @@ class BillwerkSetApiKey(models.TransientModel):
                     "new_account_name": info.get("name") or info.get("handle"),
                     "current_has_data": has_data,
                     "synchronized_summary": has_data and account._summary_of_data(),
+                    "posted_summary": account._posted_summary(),
+                    "current_posts": account.post_invoices,
                     "kept_account_id": kept.id,
                     "kept_summary": kept and kept._summary_of_data(),
                 }
@@ -300,6 +305,7 @@ class BillwerkSetApiKey(models.TransientModel):
             # in a switch, goes through here too).
             webhooks_removed = account._unregister_webhooks()
             account._reset_sync_cursors()
+            account._stop_posting()
         account._store_api_key(key or self._read_key(), info)
         self.sudo().api_key_encrypted = False
         # The first load can take minutes: start it in a cron worker now
