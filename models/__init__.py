@@ -6,6 +6,7 @@ from . import billwerk_account_scheduler
 from . import billwerk_account_webhooks
 from . import billwerk_webhook_event
 from . import billwerk_synced_mixin
+from . import billwerk_document_mixin
 from . import billwerk_plan
 from . import billwerk_customer
 from . import billwerk_subscription

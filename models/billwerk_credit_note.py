@@ -5,7 +5,7 @@ class BillwerkCreditNote(models.Model):
     """A Billwerk credit note: a refund's document, or a credit on an invoice."""
 
     _name = "billwerk.credit.note"
-    _inherit = "billwerk.synced.mixin"
+    _inherit = ["billwerk.synced.mixin", "billwerk.document.mixin"]
     _description = "Billwerk credit note"
     _order = "created desc, id desc"
     _rec_name = "billwerk_id"

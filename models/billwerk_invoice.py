@@ -6,7 +6,7 @@ POSTED_STATES = ("pending", "authorized", "dunning", "settled", "failed")
 
 class BillwerkInvoice(models.Model):
     _name = "billwerk.invoice"
-    _inherit = "billwerk.synced.mixin"
+    _inherit = ["billwerk.synced.mixin", "billwerk.document.mixin"]
     _description = "Billwerk invoice"
     _order = "created desc, id desc"
     _rec_name = "handle"

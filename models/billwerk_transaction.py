@@ -5,7 +5,7 @@ class BillwerkTransaction(models.Model):
     """A payment (settle) or a refund of a Billwerk invoice, read from the invoice."""
 
     _name = "billwerk.transaction"
-    _inherit = "billwerk.synced.mixin"
+    _inherit = ["billwerk.synced.mixin", "billwerk.document.mixin"]
     _description = "Billwerk transaction"
     _order = "created desc, id desc"
     _rec_name = "billwerk_id"
