@@ -32,6 +32,7 @@
         ],
         "web.assets_tests": [
             "billwerk_connector/static/tests/tours/billwerk_account_tour.js",
+            "billwerk_connector/static/tests/tours/billwerk_member_tours.js",
         ],
     },
     "application": True,

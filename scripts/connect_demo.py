@@ -2,16 +2,76 @@
 webhooks, post.
 
 It goes through the same dialog and settings a user would, so the demo shows the
-real path. The demo company gets a sales tax per VAT rate of the sandbox account
-(the generic chart has only 15 %), as its accountant would set them up, and posts
-the last three months of invoices.
+real path. The demo company works in the sandbox account's currency (DKK), with a
+daily rate for every other currency its plans bill in, and a sales tax per VAT
+rate of the sandbox account (the generic chart has only 15 %), as its accountant
+would set them up; it posts the last three months of invoices.
 """
 
 import os
 from datetime import date, timedelta
 
+# Danish kroner per unit: the euro's ERM II central rate, the others rounded
+# market rates of late 2026; the demo books at them, as an accountant would
+# with the national bank's rates.
+DKK_PER_UNIT = {"EUR": 7.46038, "USD": 6.45, "JPY": 0.0430}
+DEMO_DAYS = 90
+
+
+def work_in_currency(company, code):
+    """The company's currency, while it has no journal items yet."""
+    currency = env["res.currency"].with_context(active_test=False)  # noqa: F821
+    wanted = currency.search([("name", "=", code)], limit=1)
+    if not wanted or company.currency_id == wanted:
+        return
+    lines = env["account.move.line"].search_count(  # noqa: F821
+        [("company_id", "=", company.id)], limit=1
+    )
+    if lines:
+        print(f"The demo company keeps {company.currency_id.name}: it has entries.")
+        return
+    wanted.active = True
+    company.currency_id = wanted
+    print(f"The demo company works in {code}.")
+
+
+def daily_rates(company, days):
+    """A rate for every day of the demo's period, in the company's currency."""
+    if company.currency_id.name != "DKK":
+        return
+    rates = env["res.currency.rate"]  # noqa: F821
+    for code, dkk in DKK_PER_UNIT.items():
+        currency = (
+            env["res.currency"]  # noqa: F821
+            .with_context(active_test=False)
+            .search([("name", "=", code)], limit=1)
+        )
+        currency.active = True
+        have = set(
+            rates.search(
+                [("currency_id", "=", currency.id), ("company_id", "=", company.id)]
+            ).mapped("name")
+        )
+        rates.create(
+            [
+                {
+                    "currency_id": currency.id,
+                    "company_id": company.id,
+                    "name": day,
+                    "rate": 1 / dkk,
+                }
+                for day in (
+                    date.today() - timedelta(days=back) for back in range(days + 1)
+                )
+                if day not in have
+            ]
+        )
+
+
 accounts = env["billwerk.account"]  # noqa: F821 (given by odoo-bin shell)
 account = accounts.browse(accounts.action_open_current_company_account()["res_id"])
+work_in_currency(account.company_id, "DKK")
+daily_rates(account.company_id, DEMO_DAYS + 10)
 account.api_url = os.environ["BILLWERK_DEMO_URL"]
 wizard = env["billwerk.set.api.key"].create(  # noqa: F821
     {"account_id": account.id, "api_key": os.environ["BILLWERK_DEMO_KEY"]}
@@ -60,7 +120,7 @@ if os.environ.get("BILLWERK_DEMO_POSTING", "1") == "1" and not account.post_invo
                 }
             )
     account.write(
-        {"post_invoices": True, "post_from": date.today() - timedelta(days=90)}
+        {"post_invoices": True, "post_from": date.today() - timedelta(days=DEMO_DAYS)}
     )
     result = env["billwerk.posting"]._post_account(account)  # noqa: F821
     env.cr.commit()  # noqa: F821

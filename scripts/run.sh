@@ -54,6 +54,9 @@ BILLWERK_DEMO_URL="$SANDBOX_URL" BILLWERK_DEMO_KEY="$SANDBOX_KEY" \
     "$PY" "$ODOO_BIN" shell -c "$CONF" -d "$DB" --no-http --log-level=warn \
     <scripts/connect_demo.py
 
+# Odoo restarts itself (after a worker limit, or a module install) by running
+# "python" again, found on PATH: the environment's, not the machine's.
+export PATH="$VENV/bin:$PATH"
 say ""
 say "Odoo is starting on http://127.0.0.1:$HTTP_PORT  (login: admin, password: admin)"
 say "Financial > Setup > Billwerk account. Ctrl-C stops Odoo and the sandbox."

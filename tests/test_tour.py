@@ -2,7 +2,7 @@ import json
 
 from odoo.tests import HttpCase, tagged
 
-from .common import BillwerkSandboxCase
+from .common import BillwerkSandboxCase, PostingCase
 
 
 @tagged("post_install", "-at_install")
@@ -33,3 +33,41 @@ class TestAccountTour(BillwerkSandboxCase, HttpCase):
             .search([("active", "=", False)]),
             "the first account's data was deleted, the second's taken back",
         )
+
+
+@tagged("post_install", "-at_install")
+class TestMemberTours(PostingCase, HttpCase):
+    """A member and an accountant on an account whose invoices are posted."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.account.with_user(cls.manager).write(
+            {"post_invoices": True, "post_from": "2000-01-01"}
+        )
+        cls.posted = cls.env["billwerk.posting"]._post_account(cls.account)
+
+    def start_with_facts(self, tour, login):
+        invoice = self.invoices()[:1]
+        facts = {
+            "name": self.account.billwerk_name,
+            "handle": invoice.handle,
+            "posted": f"{self.posted.invoices:,}",
+        }
+        stored = json.dumps(json.dumps(facts))
+        self.start_tour(
+            "/odoo",
+            tour,
+            login=login,
+            code=(
+                f"sessionStorage.setItem('billwerk_member_tour', {stored});"
+                f"odoo.startTour('{tour}', {{stepDelay: 0}});"
+            ),
+        )
+
+    def test_a_billwerk_member_opens_searches_and_reads_the_history(self):
+        self.start_with_facts("billwerk_member_tour", self.billwerk_user.login)
+
+    def test_an_accountant_opens_each_figure_of_the_books(self):
+        self.assertGreater(self.posted.invoices, 0)
+        self.start_with_facts("billwerk_accountant_tour", self.manager.login)
