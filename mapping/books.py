@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from . import readers as read
 from .readers import MappingError
 
+# Billwerk states whose invoice is a claim on the customer: posted in Odoo.
+POSTED_STATES = ("pending", "authorized", "dunning", "settled", "failed")
+
 # Stored per line on the copy (JSON): what posting needs, in minor units.
 LINE_KEYS = (
     "text",

@@ -40,3 +40,15 @@ def minor_to_amount(minor, currency_code):
         return None
     exponent = currency_exponent(currency_code)
     return float(Decimal(int(minor)).scaleb(-exponent))
+
+
+def amount_to_minor(amount, currency_code):
+    """``123.45`` DKK -> ``12345``: the exact minor units of a stored amount.
+
+    Through the amount's shortest decimal text, so that a float such as
+    0.29 (0.28999...) gives 29 and never 28.
+    """
+    if amount is None:
+        return None
+    exponent = currency_exponent(currency_code)
+    return int(Decimal(repr(float(amount))).scaleb(exponent).to_integral_value())

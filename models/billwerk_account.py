@@ -33,6 +33,7 @@ ACCOUNTING_FIELDS = frozenset(
         "post_invoices",
         "post_from",
         "match_partners",
+        "rate_max_age_days",
         "sale_journal_id",
         "tax_mapping_ids",
         "line_product_ids",

@@ -36,6 +36,13 @@ class BillwerkAccountBooks(models.Model):
         "when the first invoice is posted. Keep it for Billwerk's invoices "
         "alone: they are posted with Billwerk's invoice numbers.",
     )
+    rate_max_age_days = fields.Integer(
+        string="Exchange rates valid for (days)",
+        default=7,
+        help="A document in another currency than the company's waits while the "
+        "company's last rate of that currency before the document's date is "
+        "older than this. 0: any earlier rate will do.",
+    )
     match_partners = fields.Boolean(
         string="Reuse contacts with the customer's e-mail",
         help="Off: every Billwerk customer gets a contact of its own, since an "

@@ -1,8 +1,5 @@
 from odoo import api, fields, models
 
-# Billwerk states whose invoice is a claim on the customer: posted in Odoo.
-POSTED_STATES = ("pending", "authorized", "dunning", "settled", "failed")
-
 
 class BillwerkInvoice(models.Model):
     _name = "billwerk.invoice"
@@ -94,6 +91,13 @@ class BillwerkInvoice(models.Model):
         readonly=True,
         copy=False,
         help="Why this invoice is not posted yet; the next run tries again.",
+    )
+    post_requested = fields.Boolean(
+        string="Posted although earlier",
+        readonly=True,
+        copy=False,
+        help="Created before posting started, but an accountant had it posted "
+        "with its payments and credit notes.",
     )
     payment_state = fields.Selection(
         related="move_id.payment_state", string="Payment in Odoo"

@@ -8,7 +8,7 @@ quiet) against the naive way (per invoice: one ``create``, one
 ``action_post``, a commit), in invoices per second, side by side in the same
 run on the same data; then, the same way, how fast Billwerk's settlements
 become posted and reconciled payments (the addon's
-``_post_transactions(book, "settle", ...)``: per batch of 100 one ``create``,
+``_post_all(book, TRANSACTIONS, ...)``: per batch of 100 one ``create``,
 one ``action_post``, one ``_reconcile_plan``, a commit; against one payment at
 a time), in payments per second. Why: a first posting of an account's history
 is thousands of invoices and payments and runs under the sync's lock; the
@@ -25,7 +25,7 @@ How:
    connected and synced, contacts made by the sync (so neither way pays for
    them), the VAT mapping prefilled, posting switched on from 2000-01-01;
 3. NAIVE, first, on the oldest BENCH_POSTING_NAIVE (1,000) due invoices: the
-   move values come from the addon's own ``_Book`` (same lines, taxes,
+   move values come from the addon's own ``PostingBook`` (same lines, taxes,
    accounts, partner), without the Billwerk number as name (the journal's
    sequence names it) and without the quiet context; ``create``, Billwerk's
    VAT forced where Odoo's rounding differs and checked (as the batch does,
@@ -39,11 +39,11 @@ How:
 5. PAYMENTS, once every invoice is posted, on the due settle transactions
    (settled, their invoice posted), oldest first. NAIVE, first, on
    BENCH_POSTING_NAIVE_PAYMENTS (500): per transaction the values from the
-   addon's own ``_Book.payment_values`` (same journal, method line, amount,
+   addon's own ``PostingBook.payment_values`` (same journal, method line, amount,
    binding), ``create``, ``action_post``, the payment's receivable line
    reconciled with the invoice's, the link, a commit; chatter on, as for the
-   naive invoices. BATCH: the addon's ``_post_transactions(book, "settle",
-   ...)`` on a ``_Book`` set up as ``_post_as_connector`` sets it up, on the
+   naive invoices. BATCH: the addon's ``_post_all(book, TRANSACTIONS,
+   ...)`` on a ``PostingBook`` set up as ``_post_as_connector`` sets it up, on the
    next BENCH_POSTING_PAYMENTS (5,000; 0: all the rest) due transactions
    (``_due_transactions`` is narrowed to them, the addon's loop is
    unchanged). The payment journal is made before either is timed;
@@ -72,9 +72,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from unittest.mock import patch
 
+from odoo.addons.billwerk_connector.mapping.books import POSTED_STATES
 from odoo.addons.billwerk_connector.mapping.money import currency_exponent
-from odoo.addons.billwerk_connector.models import billwerk_posting
-from odoo.addons.billwerk_connector.models.billwerk_invoice import POSTED_STATES
+from odoo.addons.billwerk_connector.models import (
+    billwerk_posting,
+    billwerk_posting_book,
+)
 
 ADDON = Path(billwerk_posting.__file__).resolve().parents[1]
 
@@ -266,7 +269,7 @@ def naive_posting(env, account, invoices):
     """Oldest due invoices, one by one; the book is the addon's own."""
     posting = env["billwerk.posting"].sudo().with_company(account.company_id)
     account = account.with_env(posting.env)
-    book = billwerk_posting._Book(posting.env, account)
+    book = billwerk_posting_book.PostingBook(posting.env, account)
     book.journal = posting._sale_journal(account)
     book.load_taxes()
     env.cr.commit()
@@ -276,14 +279,15 @@ def naive_posting(env, account, invoices):
     started = time.perf_counter()
     for invoice in invoices.with_env(posting.env):
         try:
-            _invoice, values, document = book.invoice_move(invoice)
-        except billwerk_posting.Waiting as reason:
+            _invoice, values, booking = book.invoice_move(invoice)
+        except billwerk_posting_book.Waiting as reason:
             waiting[str(reason)] = waiting.get(str(reason), 0) + 1
             continue
         values.pop("name", None)  # the journal's sequence names it
         move = moves.create(values)
-        book.force_vat(move, document)
-        problem = book.difference(move, document)
+        problem = book.force_vat(move, booking) or book.difference(
+            move, booking.document
+        )
         if problem:
             move.unlink()
             waiting[problem] = waiting.get(problem, 0) + 1
@@ -349,15 +353,15 @@ def batch_posting(env, account):
 
 # -- payments: naive, then the addon's batches -----------------------------------
 def due_settlements(env, account):
-    """Due settle transactions, oldest first, as ``_post_transactions`` finds them."""
+    """Due settle transactions, oldest first, as ``_due_transactions`` finds them."""
     return env["billwerk.posting"]._due_transactions(account, "settle")
 
 
 def payment_book(posting, account):
-    """A ``_Book`` set up as ``_post_as_connector`` sets it up; the payment
+    """A ``PostingBook`` set up as ``_post_as_connector`` sets it up; the payment
     journal made (once, on first use) before anything is timed."""
     account = account.with_env(posting.env)
-    book = billwerk_posting._Book(posting.env, account)
+    book = billwerk_posting_book.PostingBook(posting.env, account)
     posting._add_tax_rows(account)
     book.journal = posting._sale_journal(account)
     book.load_taxes()
@@ -377,7 +381,7 @@ def naive_payments(env, account, transactions):
     for transaction in transactions.with_env(posting.env):
         try:
             _transaction, values, target = book.payment_values(transaction)
-        except billwerk_posting.Waiting as reason:
+        except billwerk_posting_book.Waiting as reason:
             waiting[str(reason)] = waiting.get(str(reason), 0) + 1
             continue
         payment = payments.create(values)
@@ -406,7 +410,7 @@ def naive_payments(env, account, transactions):
 
 
 def batch_payments(env, account, transactions):
-    """The addon's ``_post_transactions(book, "settle", result)``, on
+    """The addon's ``_post_all(book, TRANSACTIONS, result)``, on
     ``transactions`` only: ``_due_transactions`` is narrowed to them."""
     posting = (
         env["billwerk.posting"]
@@ -426,7 +430,12 @@ def batch_payments(env, account, transactions):
     queries = env.cr.sql_log_count
     started = time.perf_counter()
     with patch.object(model, "_due_transactions", due_transactions):
-        posting._post_transactions(book, "settle", result)
+        posting._post_all(
+            book,
+            billwerk_posting.TRANSACTIONS,
+            posting._due_transactions(book.account, "settle"),
+            result,
+        )
     seconds = time.perf_counter() - started
     queries = env.cr.sql_log_count - queries
     env.cr.commit()
@@ -743,7 +752,7 @@ def payment_summary(payments):
             f"payments/s, {naive['queries_per_payment']:.0f} queries a payment"
         ),
         (
-            f"batch payments (billwerk.posting._post_transactions 'settle', "
+            f"batch payments (billwerk.posting._post_all settlements, "
             f"{billwerk_posting.BATCH} a batch): {batch['payments']} in "
             f"{batch['seconds']:.1f} s = {batch['payments_per_s']:.1f} "
             f"payments/s, {batch['queries_per_payment']:.0f} queries a payment"

@@ -191,6 +191,7 @@ class PostingCase(BillwerkSandboxCase):
         # KWD has three decimals: prices need them too (a database setting).
         cls.env.ref("product.decimal_price").digits = 3
         cls.taxes = cls.sales_taxes(cls.env.company)
+        cls.give_rates(cls.env.company)
         cls.store_key()
         cls.env["billwerk.sync.run"]._run_for(cls.account, trigger="manual")
         cls.manager = new_test_user(
@@ -199,6 +200,26 @@ class PostingCase(BillwerkSandboxCase):
             groups="base.group_user,account.group_account_manager,"
             "billwerk_connector.group_billwerk_account",
         )
+
+    # Units per company currency unit, from the year 2000 on: the sandbox's
+    # documents are never without a rate (tests of rates make their own).
+    RATES_2000 = {"DKK": 6.5, "EUR": 0.9, "USD": 1.0, "JPY": 150.0, "KWD": 0.31}
+
+    @classmethod
+    def give_rates(cls, company):
+        currencies = cls.env["res.currency"].with_context(active_test=False)
+        for code, rate in cls.RATES_2000.items():
+            currency = currencies.search([("name", "=", code)])
+            if currency == company.currency_id:
+                continue
+            cls.env["res.currency.rate"].create(
+                {
+                    "currency_id": currency.id,
+                    "company_id": company.id,
+                    "name": "2000-01-01",
+                    "rate": rate / cls.RATES_2000[company.currency_id.name],
+                }
+            )
 
     @classmethod
     def sales_taxes(cls, company):
@@ -231,6 +252,7 @@ class PostingCase(BillwerkSandboxCase):
             "generic_coa", company=company, install_demo=False
         )
         taxes = self.sales_taxes(company)
+        self.give_rates(company)
         account = self.env["billwerk.account"].create(
             {"company_id": company.id, "api_url": self.sandbox.url}
         )
@@ -242,7 +264,7 @@ class PostingCase(BillwerkSandboxCase):
     def switch_posting_on(self, account=None, post_from="2000-01-01"):
         account = account or self.account
         account.with_user(self.manager).write(
-            {"post_invoices": True, "post_from": post_from}
+            {"post_invoices": True, "post_from": post_from, "rate_max_age_days": 0}
         )
 
     def post(self, account=None):

@@ -26,7 +26,7 @@ class TestMemberScreens(PostingCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.account.with_user(cls.manager).write(
-            {"post_invoices": True, "post_from": "2000-01-01"}
+            {"post_invoices": True, "post_from": "2000-01-01", "rate_max_age_days": 0}
         )
         cls.env["billwerk.posting"]._post_account(cls.account)
         cls.invoicing_user = new_test_user(

@@ -19,7 +19,7 @@ class TestSyncHistory(PostingCase):
             [("account_id", "=", cls.account.id)]
         )
         cls.account.with_user(cls.manager).write(
-            {"post_invoices": True, "post_from": "2000-01-01"}
+            {"post_invoices": True, "post_from": "2000-01-01", "rate_max_age_days": 0}
         )
         member_account = cls.account.with_user(cls.billwerk_user)
         cls.reconciliation = member_account.env["billwerk.sync.run"]._run_for(

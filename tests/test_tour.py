@@ -43,7 +43,7 @@ class TestMemberTours(PostingCase, HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.account.with_user(cls.manager).write(
-            {"post_invoices": True, "post_from": "2000-01-01"}
+            {"post_invoices": True, "post_from": "2000-01-01", "rate_max_age_days": 0}
         )
         cls.posted = cls.env["billwerk.posting"]._post_account(cls.account)
 
