@@ -6,8 +6,11 @@ STATES = [("pending", "Pending"), ("done", "Done"), ("failed", "Failed")]
 
 
 class BillwerkWebhookEvent(models.Model):
-    """One event delivered by webhook, once per account whatever the redeliveries.
+    """One webhook delivery, stored once per account whatever the resends.
 
+    A delivery is known by its signed ``webhook_id``: the signature covers
+    only the webhook's id and timestamp, so ``event_id`` and the handles may
+    be anything a resender wrote and never make a delivery new.
     Only the route (``controllers/webhook.py``) inserts them and only the sync
     (``billwerk.sync.run``) changes their state; users read them.
     """
@@ -21,7 +24,7 @@ class BillwerkWebhookEvent(models.Model):
     )
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     event_id = fields.Char(required=True)
-    webhook_id = fields.Char()
+    webhook_id = fields.Char(required=True)
     event_type = fields.Char(required=True)
     customer = fields.Char()
     subscription = fields.Char()
@@ -32,17 +35,17 @@ class BillwerkWebhookEvent(models.Model):
 
     _sql_constraints = [
         (
-            "event_account_uniq",
-            "unique(account_id, event_id)",
-            "A Billwerk event is stored once per account.",
+            "webhook_account_uniq",
+            "unique(account_id, webhook_id)",
+            "A Billwerk webhook is stored once per account.",
         )
     ]
 
     @api.model
     def _store(self, account, values):
-        """Insert the event unless the account has it already: True when new.
+        """Insert the delivery unless the account has its signed id: True when new.
 
-        ``ON CONFLICT DO NOTHING``: concurrent redeliveries of one event
+        ``ON CONFLICT DO NOTHING``: concurrent redeliveries of one webhook
         cannot both insert it, and neither fails.
         """
         self.env.cr.execute(
@@ -55,7 +58,7 @@ class BillwerkWebhookEvent(models.Model):
                     %(customer)s, %(subscription)s, %(invoice)s,
                     now() AT TIME ZONE 'UTC', 'pending', %(uid)s, %(uid)s,
                     now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
-            ON CONFLICT (account_id, event_id) DO NOTHING
+            ON CONFLICT (account_id, webhook_id) DO NOTHING
             RETURNING id
             """,
             {

@@ -193,6 +193,30 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         self.assertEqual(len(self.account.sync_run_ids), runs, "nothing left to do")
         self.assertTrue(event)
 
+    def test_one_signed_delivery_is_stored_once_whatever_its_unsigned_fields(self):
+        # Only id and timestamp are signed: a captured body resent with new
+        # event ids (and other handles) is the same delivery, read once.
+        body = json.loads(self.signed_body())
+        first = self.post(json.dumps(body))
+        handles = list(self.billwerk.customers)[1:21]
+        outcomes = []
+        for number, handle in enumerate(handles):
+            forged = {**body, "event_id": f"forged-{number}", "customer": handle}
+            response = self.post(json.dumps(forged))
+            outcomes.append((response.status_code, response.json()["status"]))
+        self.assertEqual(first.json()["status"], "stored")
+        self.assertEqual(outcomes, [(200, "duplicate")] * len(handles))
+        stored = self.events()
+        self.assertEqual(len(stored), 1)
+        self.assertEqual(
+            (stored.webhook_id, stored.event_id, stored.customer),
+            (body["id"], body["event_id"], body["customer"]),
+        )
+        reads = self.sandbox.count("/v1/customer/")
+        self.process()
+        self.assertEqual(self.events().state, "done")
+        self.assertEqual(self.sandbox.count("/v1/customer/") - reads, 1, "read once")
+
     def test_malformed_requests_each_get_their_own_status(self):
         body = self.signed_body()
         with mute_logger(CONTROLLER_LOGGER):
