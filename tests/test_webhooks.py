@@ -3,6 +3,7 @@ import json
 import logging
 import secrets
 import statistics
+from datetime import UTC, datetime, timedelta
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
@@ -10,6 +11,7 @@ from odoo.tools import mute_logger
 
 from ..client.log_redaction import SecretRedactingFilter
 from ..controllers.webhook import MAX_BODY
+from ..mapping.events import WEBHOOK_CLOCK_SKEW, WEBHOOK_REPLAY_WINDOW
 from ..models import billwerk_account_webhooks
 from .common import BillwerkSandboxCase
 
@@ -20,6 +22,15 @@ FOREIGN_URL = "http://127.0.0.1:9/other-integration"
 # Bounded waits: a delivery that never ends fails the test, a fast one never waits.
 DELIVERY_WAIT = 60
 BURST = 1000
+# Signed timestamps either side of the replay window (7 days) and of the
+# clock skew allowed ahead (5 minutes), with margins no test run eats up.
+STALE, STILL_FRESH = timedelta(days=8), timedelta(days=6)
+TOO_FAR_AHEAD, SLIGHTLY_AHEAD = timedelta(minutes=30), timedelta(minutes=2)
+
+
+def billwerk_time(moment):
+    """A timestamp as Billwerk writes it: ISO 8601, milliseconds, ``Z``."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @tagged("post_install", "-at_install")
@@ -82,13 +93,14 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
             return self.url_open(url, data=body, headers=headers)
         return self.opener.request(method, url, headers=headers, timeout=12)
 
-    def signed_body(self, event_type="customer_changed"):
-        """A validly signed body the sandbox does not deliver itself."""
+    def signed_body(self, event_type="customer_changed", age=timedelta(0)):
+        """A validly signed body the sandbox does not deliver itself, signed
+        ``age`` ago (a negative age: ahead of this server's clock)."""
         event = {
             "id": secrets.token_hex(16),
             "event_type": event_type,
             "customer": next(iter(self.billwerk.customers)),
-            "created": "2024-05-01T10:00:00.000+00:00",
+            "created": billwerk_time(datetime.now(UTC) - age),
         }
         return json.dumps(self.sandbox.webhook_payload(self.key, event))
 
@@ -217,13 +229,41 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         self.assertEqual(self.events().state, "done")
         self.assertEqual(self.sandbox.count("/v1/customer/") - reads, 1, "read once")
 
+    def test_a_signed_timestamp_outside_the_window_is_refused_unread(self):
+        self.assertTrue(STILL_FRESH < WEBHOOK_REPLAY_WINDOW < STALE)
+        self.assertTrue(SLIGHTLY_AHEAD < WEBHOOK_CLOCK_SKEW < TOO_FAR_AHEAD)
+        secret_reads = self.sandbox.count("/v1/account/webhook_settings")
+        refused = {}
+        with self.assertLogs(CONTROLLER_LOGGER, "WARNING") as logs:
+            for case, age in (("stale", STALE), ("ahead", -TOO_FAR_AHEAD)):
+                body = self.signed_body(age=age)
+                response = self.post(body)
+                refused[case] = (response.status_code, response.json()["status"])
+        self.assertEqual(refused, {"stale": (400, "stale"), "ahead": (400, "stale")})
+        self.assertFalse(self.events())
+        # Refused before the signature is checked: no secret read from Billwerk.
+        self.assertEqual(
+            self.sandbox.count("/v1/account/webhook_settings"), secret_reads
+        )
+        text = "\n".join(logs.output)
+        self.assertIn("older than", text)
+        self.assertIn("ahead of", text)
+        self.assertIn(json.loads(body)["id"], text, "the log names the webhook")
+        self.assertNotIn(self.token, text)
+        self.assertNotIn(json.loads(body)["signature"], text)
+        for age in (STILL_FRESH, -SLIGHTLY_AHEAD):
+            self.assertEqual(self.post(self.signed_body(age=age)).status_code, 200)
+        self.assertEqual(len(self.events()), 2)
+
     def test_malformed_requests_each_get_their_own_status(self):
         body = self.signed_body()
+        undated = json.dumps({**json.loads(body), "timestamp": "yesterday"})
         with mute_logger(CONTROLLER_LOGGER):
             cases = {
                 "malformed JSON": (self.post("{not json"), 400),
                 "a list": (self.post("[1, 2]"), 400),
                 "no signature": (self.post(json.dumps({"id": "x"})), 400),
+                "no date-time": (self.post(undated), 400),
                 "not JSON": (self.post(body, content_type="text/plain"), 415),
                 "too large": (self.post(" " * (MAX_BODY + 1) + body), 413),
                 "GET": (self.post(body, method="GET"), 405),
