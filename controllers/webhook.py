@@ -7,7 +7,8 @@ the objects afterwards, under the account's sync lock.
 
 Billwerk signs only a webhook's ``id`` and ``timestamp``: a delivery is stored
 once per signed id (whatever ``event_id`` and handles a resent body carries),
-and a signed timestamp outside the replay window is refused.
+and a signed timestamp outside the replay window is refused, so a captured
+body stops working once its id could have been pruned.
 """
 
 import json

@@ -64,6 +64,12 @@ MAX_WEBHOOK_TEXT = 255
 WEBHOOK_REPLAY_WINDOW = timedelta(days=7)
 # How far ahead of this server's clock a signed timestamp may be (clock skew).
 WEBHOOK_CLOCK_SKEW = timedelta(minutes=5)
+# How long a processed (done or failed) webhook is kept. Deduplication on the
+# signed id needs its row for as long as a delivery with that id could still
+# be accepted: a row is received at most the skew before its signed time, and
+# a delivery is accepted at most the window after it; any retention of at
+# least window + skew keeps deduplication whole, a month leaves a history.
+WEBHOOK_RETENTION = timedelta(days=30)
 
 
 def webhook_values(payload):

@@ -8,6 +8,7 @@ from mapping.events import (
     MAX_WEBHOOK_TEXT,
     WEBHOOK_CLOCK_SKEW,
     WEBHOOK_REPLAY_WINDOW,
+    WEBHOOK_RETENTION,
     webhook_timing_problem,
     webhook_values,
 )
@@ -101,3 +102,13 @@ NOW = datetime(2026, 12, 2, 10, 0)
 )
 def test_a_delivery_is_timely_within_the_replay_window_and_the_skew(signed_at, problem):
     assert webhook_timing_problem(signed_at, NOW) == problem
+
+
+def test_the_window_covers_billwerks_retries_and_the_ids_outlive_it():
+    # Billwerk retries a failed webhook for days; a delivery is refused
+    # only once it is older than the window. An id is kept at least as long
+    # as a delivery carrying it could still be accepted (received up to the
+    # skew before its signed time, accepted up to the window after it).
+    assert WEBHOOK_REPLAY_WINDOW >= timedelta(days=3)
+    assert timedelta(0) < WEBHOOK_CLOCK_SKEW <= timedelta(minutes=15)
+    assert WEBHOOK_RETENTION >= WEBHOOK_REPLAY_WINDOW + WEBHOOK_CLOCK_SKEW
