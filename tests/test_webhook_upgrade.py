@@ -6,6 +6,8 @@ from pathlib import Path
 from odoo.tests import TransactionCase, tagged
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "18.0.2.1.0"
+OLD_URL = "https://odoo.example.com/billwerk/webhook/"
+OLD_TOKEN = "Tk0" * 14 + "x"
 
 
 def migration(name):
@@ -24,6 +26,16 @@ class TestWebhookUpgrade(TransactionCase):
         cls.account = cls.env["billwerk.account"].create(
             {"company_id": cls.env.company.id, "api_url": "http://127.0.0.1:9/v1/"}
         )
+
+    def column_exists(self, table, column):
+        self.env.cr.execute(
+            """
+            SELECT 1 FROM information_schema.columns
+             WHERE table_name = %s AND column_name = %s
+            """,
+            (table, column),
+        )
+        return bool(self.env.cr.fetchone())
 
     def constraint_exists(self, name):
         self.env.cr.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", (name,))
@@ -88,3 +100,27 @@ class TestWebhookUpgrade(TransactionCase):
         self.assertFalse(
             self.constraint_exists("billwerk_webhook_event_event_account_uniq")
         )
+
+    def test_a_registered_url_kept_in_clear_is_encrypted_and_its_column_dropped(self):
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.execute(
+            "ALTER TABLE billwerk_account ADD COLUMN webhook_url_registered varchar"
+        )
+        cr.execute(
+            "UPDATE billwerk_account SET webhook_url_registered = %s WHERE id = %s",
+            (OLD_URL + OLD_TOKEN, self.account.id),
+        )
+
+        migration("post-migrate").migrate(cr, "18.0.2.0.0")
+
+        self.assertFalse(
+            self.column_exists("billwerk_account", "webhook_url_registered")
+        )
+        cr.execute(
+            "SELECT row_to_json(a)::text FROM billwerk_account a WHERE id = %s",
+            (self.account.id,),
+        )
+        self.assertNotIn(OLD_TOKEN, cr.fetchone()[0])
+        self.env.invalidate_all()
+        self.assertEqual(self.account._registered_webhook_url(), OLD_URL + OLD_TOKEN)

@@ -57,7 +57,8 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         cls.billwerk = cls.sandbox.account(cls.key)
         cls.billwerk.webhook_settings["urls"] = [FOREIGN_URL]
         cls.account.action_register_webhooks()
-        cls.url = cls.account.sudo().webhook_url_registered
+        # What Billwerk was told; the database keeps it encrypted.
+        cls.url = cls.billwerk.webhook_settings["urls"][-1]
         cls.token = cls.url.rsplit("/", 1)[1]
         # Each test's changes in Odoo are rolled back; Billwerk's settings too.
         cls.settings = copy.deepcopy(cls.billwerk.webhook_settings)
@@ -348,13 +349,28 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
             self.account._webhook_secret(), self.billwerk.webhook_settings["secret"]
         )
         self.account.action_register_webhooks()
-        new_url = self.account.sudo().webhook_url_registered
+        new_url = self.billwerk.webhook_settings["urls"][-1]
         self.assertNotEqual(new_url, self.url)
         self.assertEqual(self.billwerk.webhook_settings["urls"], [FOREIGN_URL, new_url])
         old_token = self.url.rsplit("/", 1)[1]
         self.assertEqual(
             self.post(self.signed_body(), token=old_token).status_code, 404
         )
+
+    def test_the_registered_url_is_stored_encrypted(self):
+        # The URL holds the route's token: no column may hold it in clear.
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT row_to_json(a)::text FROM billwerk_account a WHERE id = %s",
+            (self.account.id,),
+        )
+        row = self.env.cr.fetchone()[0]
+        self.assertNotIn(self.token, row)
+        self.assertNotIn("/billwerk/webhook/", row)
+        self.assertEqual(self.account._registered_webhook_url(), self.url)
+        # Decrypted where it is used: a new registration replaces it in Billwerk.
+        self.account.action_register_webhooks()
+        self.assertNotIn(self.url, self.billwerk.webhook_settings["urls"])
 
     def test_registration_merges_event_types_of_other_integrations(self):
         self.billwerk.webhook_settings["event_types"] = ["customer_created", "x_other"]
@@ -368,11 +384,16 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         account = self.account.with_user(self.billwerk_user)
         with self.assertRaises(AccessError):
             account.action_register_webhooks()
-        for field in ("webhook_secret_encrypted", "webhook_token_hash"):
+        secrets_ = (
+            "webhook_secret_encrypted",
+            "webhook_token_hash",
+            "webhook_url_encrypted",
+        )
+        for field in secrets_:
             with self.assertRaises(AccessError):
                 account.read([field])
         with self.assertRaises(AccessError):
-            account.write({"webhook_url_registered": "https://evil.example/"})
+            account.write({"webhook_url_encrypted": "https://evil.example/"})
         self.assertEqual(account.webhook_pending_count, 0)
         self.assertTrue(account.webhooks_active)
 
