@@ -4,16 +4,22 @@ Billwerk wants a 2xx within 10 seconds and holds a customer's later webhooks
 while one fails: every valid delivery is acknowledged at once (a redelivery
 and a type the connector does not handle too) and the scheduled action reads
 the objects afterwards, under the account's sync lock.
+
+Billwerk signs only a webhook's ``id`` and ``timestamp``: a delivery is stored
+once per signed id (whatever ``event_id`` and handles a resent body carries),
+and a signed timestamp outside the replay window is refused, so a captured
+body stops working once its id could have been pruned.
 """
 
 import json
 import logging
 import re
+from datetime import UTC, datetime
 
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
-from ..mapping.events import webhook_values
+from ..mapping.events import webhook_timing_problem, webhook_values
 from ..mapping.readers import MappingError
 
 _logger = logging.getLogger(__name__)
@@ -22,6 +28,10 @@ _logger = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 # What secrets.token_urlsafe(32) makes (43 characters); anything else is unknown.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")
+TIMING_REASONS = {
+    "old": "the signed timestamp is older than the replay window",
+    "ahead": "the signed timestamp is ahead of this server's clock",
+}
 
 
 def _answer(status, outcome):
@@ -62,6 +72,13 @@ class BillwerkWebhookController(http.Controller):
             # MappingError says which field, never its value.
             reason = str(error) if isinstance(error, MappingError) else "invalid JSON"
             return self._refuse(account, 400, "malformed", reason)
+        # Before the signature: a stale body never costs a secret re-read.
+        # 400, not 401: the request is refused for what its timestamp says,
+        # whatever its signature; 401 stays "the signature does not match".
+        now = datetime.now(UTC).replace(tzinfo=None)
+        problem = webhook_timing_problem(values["signed_at"], now)
+        if problem:
+            return self._refuse(account, 400, "stale", TIMING_REASONS[problem], values)
         if not account._webhook_signature_valid(values):
             return self._refuse(
                 account, 401, "bad_signature", "the signature does not match", values

@@ -1,6 +1,9 @@
 """Billwerk event log entries -> what the sync needs to know of them."""
 
+from datetime import timedelta
+
 from . import readers as read
+from .timestamps import to_utc_naive
 
 # The object kinds an event can name, by the prefix of its ``event_type``.
 EVENT_OBJECTS = ("customer", "subscription", "invoice")
@@ -50,6 +53,24 @@ WEBHOOK_EVENT_TYPES = (
 # Longest text of a webhook field the connector keeps (ids, handles, types).
 MAX_WEBHOOK_TEXT = 255
 
+# How old a webhook's signed timestamp may be. Billwerk retries a failed
+# delivery with back-off and holds a customer's later webhooks behind it, so
+# a genuine delivery may arrive days after its timestamp; Billwerk's public
+# reference says that failed invocations are retried, not for how long. Seven
+# days is this addon's choice: longer than the retry schedules of comparable
+# providers (one to three days), short enough that a captured body stops
+# working within a week. A refused late delivery loses nothing: the event log
+# read every few minutes names the same object.
+WEBHOOK_REPLAY_WINDOW = timedelta(days=7)
+# How far ahead of this server's clock a signed timestamp may be (clock skew).
+WEBHOOK_CLOCK_SKEW = timedelta(minutes=5)
+# How long a processed (done or failed) webhook is kept. Deduplication on the
+# signed id needs its row for as long as a delivery with that id could still
+# be accepted: a row is received at most the skew before its signed time, and
+# a delivery is accepted at most the window after it; any retention of at
+# least window + skew keeps deduplication whole, a month leaves a history.
+WEBHOOK_RETENTION = timedelta(days=30)
+
 
 def webhook_values(payload):
     """What a webhook's body says: a dict of its fields, checked.
@@ -58,6 +79,12 @@ def webhook_values(payload):
     ``signature`` are required texts; ``kind`` and ``key`` name the object to
     read (None for a type the connector does not handle), ``customer``,
     ``subscription`` and ``invoice`` are the handles it carries.
+    ``signed_at`` is ``timestamp`` read as naive UTC (ISO 8601; without an
+    offset, UTC); the signature covers the text, ``timestamp`` stays as sent.
+
+    Only ``id`` and ``timestamp`` are signed: everything else may have been
+    changed by whoever resends a captured body, so the signed ``id`` is what
+    tells one delivery from another.
     """
     if not isinstance(payload, dict):
         raise read.MappingError("the webhook is not an object")
@@ -69,6 +96,10 @@ def webhook_values(payload):
         if len(value) > MAX_WEBHOOK_TEXT:
             raise read.MappingError(f"the webhook's {field} is too long")
         values[field] = value
+    try:
+        values["signed_at"] = to_utc_naive(values["timestamp"].strip())
+    except ValueError:
+        raise read.MappingError("the webhook's timestamp is not a date-time") from None
     for field in EVENT_OBJECTS:
         value = payload.get(field)
         valid = isinstance(value, str) and 0 < len(value) <= MAX_WEBHOOK_TEXT
@@ -77,3 +108,14 @@ def webhook_values(payload):
     values["kind"] = kind if kind in EVENT_OBJECTS and values[kind] else None
     values["key"] = values[kind] if values["kind"] else None
     return values
+
+
+def webhook_timing_problem(signed_at, now):
+    """None when a webhook signed at ``signed_at`` may be accepted at ``now``
+    (both naive UTC); ``"old"`` past the replay window, ``"ahead"`` past the
+    clock skew allowed into the future."""
+    if signed_at < now - WEBHOOK_REPLAY_WINDOW:
+        return "old"
+    if signed_at > now + WEBHOOK_CLOCK_SKEW:
+        return "ahead"
+    return None

@@ -48,8 +48,8 @@ class BillwerkAccountWebhooks(models.Model):
     webhook_token_hash = fields.Char(groups=SECRET_STORAGE, copy=False, index=True)
     webhook_secret_encrypted = fields.Char(groups=SECRET_STORAGE, copy=False)
     # Kept to remove it from Billwerk's settings at the next registration,
-    # switch or purge; it holds the token, so it is as secret as the key.
-    webhook_url_registered = fields.Char(groups=SECRET_STORAGE, copy=False)
+    # switch or purge; it holds the token, so it is encrypted like the key.
+    webhook_url_encrypted = fields.Char(groups=SECRET_STORAGE, copy=False)
     webhooks_active = fields.Boolean(
         compute="_compute_webhook_status",
         string="Webhooks active",
@@ -143,7 +143,7 @@ class BillwerkAccountWebhooks(models.Model):
         account = self.sudo()
         token = secrets.token_urlsafe(32)
         url = self._webhook_base_url().rstrip("/") + WEBHOOK_PATH + token
-        previous = account.webhook_url_registered
+        previous = self._registered_webhook_url()
         try:
             with self._make_client() as client:
                 settings = client.update_webhook_urls(
@@ -173,7 +173,7 @@ class BillwerkAccountWebhooks(models.Model):
             {
                 "webhook_token_hash": token_hash(token),
                 "webhook_secret_encrypted": self._secret_box().encrypt(secret),
-                "webhook_url_registered": url,
+                "webhook_url_encrypted": self._secret_box().encrypt(url),
             }
         )
         message = self.env._(
@@ -202,7 +202,7 @@ class BillwerkAccountWebhooks(models.Model):
         leaving = self.browse()
         if "active" in vals and not vals["active"]:
             leaving = self.filtered(
-                lambda account: account.active and account.sudo().webhook_url_registered
+                lambda account: account.active and account.sudo().webhook_url_encrypted
             )
         result = super().write(vals)  # who may archive, and the account's lock
         # An archived account is never synchronized: Billwerk stops posting here.
@@ -211,9 +211,7 @@ class BillwerkAccountWebhooks(models.Model):
         return result
 
     def unlink(self):
-        registered = self.filtered(
-            lambda account: account.sudo().webhook_url_registered
-        )
+        registered = self.filtered(lambda account: account.sudo().webhook_url_encrypted)
         if registered:
             # Refused (not an administrator, a run going on) before Billwerk is asked.
             registered._unlink_by_administrators_when_idle()
@@ -227,8 +225,17 @@ class BillwerkAccountWebhooks(models.Model):
         could not be reached (the caller goes on and says so)."""
         self.ensure_one()
         account = self.sudo()
-        url = account.webhook_url_registered
+        url = self._registered_webhook_url()
         reached = True
+        if account.webhook_url_encrypted and not url:
+            # The server's encryption secret changed: the address is unknown
+            # here, and the caller says to remove it by hand.
+            reached = False
+            _logger.warning(
+                "The webhook address of Billwerk account %s cannot be decrypted "
+                "and stays in its settings in Billwerk.",
+                self.id,
+            )
         if url and account.api_key_encrypted:
             try:
                 with self._make_client() as client:
@@ -246,7 +253,7 @@ class BillwerkAccountWebhooks(models.Model):
             {
                 "webhook_token_hash": False,
                 "webhook_secret_encrypted": False,
-                "webhook_url_registered": False,
+                "webhook_url_encrypted": False,
             }
         )
         # Events of the previous Billwerk account name its objects, not the
@@ -277,7 +284,16 @@ class BillwerkAccountWebhooks(models.Model):
         return self.browse(row[0])
 
     def _webhook_secret(self):
-        token = self.sudo().webhook_secret_encrypted
+        return self._decrypt_webhook_field("webhook_secret_encrypted")
+
+    def _registered_webhook_url(self):
+        """The URL this account registered in Billwerk, or None (none, or the
+        server's encryption secret changed since)."""
+        return self._decrypt_webhook_field("webhook_url_encrypted")
+
+    def _decrypt_webhook_field(self, name):
+        self.ensure_one()
+        token = self.sudo()[name]
         try:
             return self._secret_box().decrypt(token) if token else None
         except SecretBoxError:

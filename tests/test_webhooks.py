@@ -3,6 +3,7 @@ import json
 import logging
 import secrets
 import statistics
+from datetime import UTC, datetime, timedelta
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
@@ -10,6 +11,7 @@ from odoo.tools import mute_logger
 
 from ..client.log_redaction import SecretRedactingFilter
 from ..controllers.webhook import MAX_BODY
+from ..mapping.events import WEBHOOK_CLOCK_SKEW, WEBHOOK_REPLAY_WINDOW
 from ..models import billwerk_account_webhooks
 from .common import BillwerkSandboxCase
 
@@ -20,6 +22,15 @@ FOREIGN_URL = "http://127.0.0.1:9/other-integration"
 # Bounded waits: a delivery that never ends fails the test, a fast one never waits.
 DELIVERY_WAIT = 60
 BURST = 1000
+# Signed timestamps either side of the replay window (7 days) and of the
+# clock skew allowed ahead (5 minutes), with margins no test run eats up.
+STALE, STILL_FRESH = timedelta(days=8), timedelta(days=6)
+TOO_FAR_AHEAD, SLIGHTLY_AHEAD = timedelta(minutes=30), timedelta(minutes=2)
+
+
+def billwerk_time(moment):
+    """A timestamp as Billwerk writes it: ISO 8601, milliseconds, ``Z``."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @tagged("post_install", "-at_install")
@@ -46,7 +57,8 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         cls.billwerk = cls.sandbox.account(cls.key)
         cls.billwerk.webhook_settings["urls"] = [FOREIGN_URL]
         cls.account.action_register_webhooks()
-        cls.url = cls.account.sudo().webhook_url_registered
+        # What Billwerk was told; the database keeps it encrypted.
+        cls.url = cls.billwerk.webhook_settings["urls"][-1]
         cls.token = cls.url.rsplit("/", 1)[1]
         # Each test's changes in Odoo are rolled back; Billwerk's settings too.
         cls.settings = copy.deepcopy(cls.billwerk.webhook_settings)
@@ -82,13 +94,14 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
             return self.url_open(url, data=body, headers=headers)
         return self.opener.request(method, url, headers=headers, timeout=12)
 
-    def signed_body(self, event_type="customer_changed"):
-        """A validly signed body the sandbox does not deliver itself."""
+    def signed_body(self, event_type="customer_changed", age=timedelta(0)):
+        """A validly signed body the sandbox does not deliver itself, signed
+        ``age`` ago (a negative age: ahead of this server's clock)."""
         event = {
             "id": secrets.token_hex(16),
             "event_type": event_type,
             "customer": next(iter(self.billwerk.customers)),
-            "created": "2024-05-01T10:00:00.000+00:00",
+            "created": billwerk_time(datetime.now(UTC) - age),
         }
         return json.dumps(self.sandbox.webhook_payload(self.key, event))
 
@@ -193,13 +206,65 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         self.assertEqual(len(self.account.sync_run_ids), runs, "nothing left to do")
         self.assertTrue(event)
 
+    def test_one_signed_delivery_is_stored_once_whatever_its_unsigned_fields(self):
+        # Only id and timestamp are signed: a captured body resent with new
+        # event ids (and other handles) is the same delivery, read once.
+        body = json.loads(self.signed_body())
+        first = self.post(json.dumps(body))
+        handles = list(self.billwerk.customers)[1:21]
+        outcomes = []
+        for number, handle in enumerate(handles):
+            forged = {**body, "event_id": f"forged-{number}", "customer": handle}
+            response = self.post(json.dumps(forged))
+            outcomes.append((response.status_code, response.json()["status"]))
+        self.assertEqual(first.json()["status"], "stored")
+        self.assertEqual(outcomes, [(200, "duplicate")] * len(handles))
+        stored = self.events()
+        self.assertEqual(len(stored), 1)
+        self.assertEqual(
+            (stored.webhook_id, stored.event_id, stored.customer),
+            (body["id"], body["event_id"], body["customer"]),
+        )
+        reads = self.sandbox.count("/v1/customer/")
+        self.process()
+        self.assertEqual(self.events().state, "done")
+        self.assertEqual(self.sandbox.count("/v1/customer/") - reads, 1, "read once")
+
+    def test_a_signed_timestamp_outside_the_window_is_refused_unread(self):
+        self.assertTrue(STILL_FRESH < WEBHOOK_REPLAY_WINDOW < STALE)
+        self.assertTrue(SLIGHTLY_AHEAD < WEBHOOK_CLOCK_SKEW < TOO_FAR_AHEAD)
+        secret_reads = self.sandbox.count("/v1/account/webhook_settings")
+        refused = {}
+        with self.assertLogs(CONTROLLER_LOGGER, "WARNING") as logs:
+            for case, age in (("stale", STALE), ("ahead", -TOO_FAR_AHEAD)):
+                body = self.signed_body(age=age)
+                response = self.post(body)
+                refused[case] = (response.status_code, response.json()["status"])
+        self.assertEqual(refused, {"stale": (400, "stale"), "ahead": (400, "stale")})
+        self.assertFalse(self.events())
+        # Refused before the signature is checked: no secret read from Billwerk.
+        self.assertEqual(
+            self.sandbox.count("/v1/account/webhook_settings"), secret_reads
+        )
+        text = "\n".join(logs.output)
+        self.assertIn("older than", text)
+        self.assertIn("ahead of", text)
+        self.assertIn(json.loads(body)["id"], text, "the log names the webhook")
+        self.assertNotIn(self.token, text)
+        self.assertNotIn(json.loads(body)["signature"], text)
+        for age in (STILL_FRESH, -SLIGHTLY_AHEAD):
+            self.assertEqual(self.post(self.signed_body(age=age)).status_code, 200)
+        self.assertEqual(len(self.events()), 2)
+
     def test_malformed_requests_each_get_their_own_status(self):
         body = self.signed_body()
+        undated = json.dumps({**json.loads(body), "timestamp": "yesterday"})
         with mute_logger(CONTROLLER_LOGGER):
             cases = {
                 "malformed JSON": (self.post("{not json"), 400),
                 "a list": (self.post("[1, 2]"), 400),
                 "no signature": (self.post(json.dumps({"id": "x"})), 400),
+                "no date-time": (self.post(undated), 400),
                 "not JSON": (self.post(body, content_type="text/plain"), 415),
                 "too large": (self.post(" " * (MAX_BODY + 1) + body), 413),
                 "GET": (self.post(body, method="GET"), 405),
@@ -284,13 +349,28 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
             self.account._webhook_secret(), self.billwerk.webhook_settings["secret"]
         )
         self.account.action_register_webhooks()
-        new_url = self.account.sudo().webhook_url_registered
+        new_url = self.billwerk.webhook_settings["urls"][-1]
         self.assertNotEqual(new_url, self.url)
         self.assertEqual(self.billwerk.webhook_settings["urls"], [FOREIGN_URL, new_url])
         old_token = self.url.rsplit("/", 1)[1]
         self.assertEqual(
             self.post(self.signed_body(), token=old_token).status_code, 404
         )
+
+    def test_the_registered_url_is_stored_encrypted(self):
+        # The URL holds the route's token: no column may hold it in clear.
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT row_to_json(a)::text FROM billwerk_account a WHERE id = %s",
+            (self.account.id,),
+        )
+        row = self.env.cr.fetchone()[0]
+        self.assertNotIn(self.token, row)
+        self.assertNotIn("/billwerk/webhook/", row)
+        self.assertEqual(self.account._registered_webhook_url(), self.url)
+        # Decrypted where it is used: a new registration replaces it in Billwerk.
+        self.account.action_register_webhooks()
+        self.assertNotIn(self.url, self.billwerk.webhook_settings["urls"])
 
     def test_registration_merges_event_types_of_other_integrations(self):
         self.billwerk.webhook_settings["event_types"] = ["customer_created", "x_other"]
@@ -304,11 +384,16 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         account = self.account.with_user(self.billwerk_user)
         with self.assertRaises(AccessError):
             account.action_register_webhooks()
-        for field in ("webhook_secret_encrypted", "webhook_token_hash"):
+        secrets_ = (
+            "webhook_secret_encrypted",
+            "webhook_token_hash",
+            "webhook_url_encrypted",
+        )
+        for field in secrets_:
             with self.assertRaises(AccessError):
                 account.read([field])
         with self.assertRaises(AccessError):
-            account.write({"webhook_url_registered": "https://evil.example/"})
+            account.write({"webhook_url_encrypted": "https://evil.example/"})
         self.assertEqual(account.webhook_pending_count, 0)
         self.assertTrue(account.webhooks_active)
 

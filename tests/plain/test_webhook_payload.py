@@ -1,8 +1,17 @@
 """What the route accepts of a webhook's body (``mapping.events.webhook_values``)."""
 
+from datetime import datetime, timedelta
+
 import pytest
 
-from mapping.events import MAX_WEBHOOK_TEXT, webhook_values
+from mapping.events import (
+    MAX_WEBHOOK_TEXT,
+    WEBHOOK_CLOCK_SKEW,
+    WEBHOOK_REPLAY_WINDOW,
+    WEBHOOK_RETENTION,
+    webhook_timing_problem,
+    webhook_values,
+)
 from mapping.readers import MappingError
 
 VALID = {
@@ -58,3 +67,48 @@ def test_an_oversized_or_odd_handle_is_dropped_not_kept():
     assert (values["invoice"], values["kind"]) == (None, None)
     values = webhook_values({**VALID, "customer": {"handle": "c"}})
     assert values["customer"] is None
+
+
+# the signed timestamp --------------------------------------------------------
+
+
+def test_the_signed_timestamp_is_read_as_naive_utc():
+    values = webhook_values({**VALID, "timestamp": "2026-12-02T11:00:00.64+01:00"})
+    assert values["signed_at"] == datetime(2026, 12, 2, 10, 0, 0, 640000)
+    assert values["timestamp"] == "2026-12-02T11:00:00.64+01:00", "signed as sent"
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-40T00:00:00Z", "12:00"])
+def test_a_timestamp_that_is_no_date_time_is_refused_without_echo(value):
+    with pytest.raises(MappingError) as refused:
+        webhook_values({**VALID, "timestamp": value})
+    assert "timestamp" in str(refused.value)
+    assert value not in str(refused.value)
+
+
+NOW = datetime(2026, 12, 2, 10, 0)
+
+
+@pytest.mark.parametrize(
+    ("signed_at", "problem"),
+    [
+        (NOW, None),
+        (NOW - WEBHOOK_REPLAY_WINDOW, None),
+        (NOW - WEBHOOK_REPLAY_WINDOW - timedelta(seconds=1), "old"),
+        (NOW - timedelta(days=400), "old"),
+        (NOW + WEBHOOK_CLOCK_SKEW, None),
+        (NOW + WEBHOOK_CLOCK_SKEW + timedelta(seconds=1), "ahead"),
+    ],
+)
+def test_a_delivery_is_timely_within_the_replay_window_and_the_skew(signed_at, problem):
+    assert webhook_timing_problem(signed_at, NOW) == problem
+
+
+def test_the_window_covers_billwerks_retries_and_the_ids_outlive_it():
+    # Billwerk retries a failed webhook for days; a delivery is refused
+    # only once it is older than the window. An id is kept at least as long
+    # as a delivery carrying it could still be accepted (received up to the
+    # skew before its signed time, accepted up to the window after it).
+    assert WEBHOOK_REPLAY_WINDOW >= timedelta(days=3)
+    assert timedelta(0) < WEBHOOK_CLOCK_SKEW <= timedelta(minutes=15)
+    assert WEBHOOK_RETENTION >= WEBHOOK_REPLAY_WINDOW + WEBHOOK_CLOCK_SKEW
