@@ -52,3 +52,9 @@ def amount_to_minor(amount, currency_code):
         return None
     exponent = currency_exponent(currency_code)
     return int(Decimal(repr(float(amount))).scaleb(exponent).to_integral_value())
+
+
+def minor_to_text(minor, currency_code):
+    """``20000`` DKK -> ``"200.00"``: for messages, with the currency's decimals."""
+    exponent = currency_exponent(currency_code)
+    return f"{Decimal(int(minor)).scaleb(-exponent):.{exponent}f}"

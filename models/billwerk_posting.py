@@ -282,9 +282,20 @@ class BillwerkPosting(models.AbstractModel):
                 {kind.link: bound[document.billwerk_id].id, "post_error": False}
             )
         documents = documents.filtered(lambda d: d.billwerk_id not in bound)
+        elsewhere = book.booked_by_another_company(
+            kind.booking_model, kind.prefix, documents
+        )
+        taken = documents.filtered(lambda d: d.billwerk_id in elsewhere)
+        documents -= taken
         if kind is INVOICES:
             self._link_customers(book, documents.customer_id)
         prepared, waiting = self._prepare(book, kind, documents)
+        if taken:
+            reason = self.env._(
+                "another company's books hold it already: a Billwerk account "
+                "feeds one company"
+            )
+            waiting[reason] = taken.ids
         if kind is INVOICES:
             book.drop_taken_names(prepared)
         foreseen = {reason: list(ids) for reason, ids in waiting.items()}

@@ -15,7 +15,12 @@ from datetime import timedelta, timezone
 from odoo import Command, fields
 
 from ..mapping import books
-from ..mapping.money import amount_to_minor, currency_exponent, minor_to_amount
+from ..mapping.money import (
+    amount_to_minor,
+    currency_exponent,
+    minor_to_amount,
+    minor_to_text,
+)
 from .billwerk_line_product import origin_name
 
 
@@ -103,6 +108,24 @@ class PostingBook:
             ]
         )
         return {refs[booking.billwerk_document]: booking for booking in found}
+
+    def booked_by_another_company(self, model, prefix, records):
+        """Billwerk ids of ``records`` that another company's books hold.
+
+        The dialog refuses a Billwerk account another company holds; one
+        connected before it did waits instead of failing on the binding.
+        """
+        refs = {
+            f"{prefix}/{record.billwerk_id}": record.billwerk_id for record in records
+        }
+        found = self.env[model].search(
+            [
+                ("billwerk_account", "=", self.account.billwerk_id),
+                ("billwerk_document", "in", list(refs)),
+                ("company_id", "!=", self.company.id),
+            ]
+        )
+        return {refs[booking.billwerk_document] for booking in found}
 
     # -- checks shared by invoices, credit notes and payments --
     def check_currency(self, currency, day):
@@ -237,6 +260,9 @@ class PostingBook:
 
     def money(self, minor, currency):
         return minor_to_amount(minor, currency.name)
+
+    def text(self, minor, currency):
+        return minor_to_text(minor, currency.name)
 
     def minor(self, amount, currency):
         return amount_to_minor(amount, currency.name)
@@ -533,8 +559,8 @@ class PostingBook:
             raise Waiting(
                 self.env._(
                     "it pays %(amount)s, more than the %(open)s open on %(move)s",
-                    amount=self.money(amount, currency),
-                    open=self.money(max(open_amount, 0), currency),
+                    amount=self.text(amount, currency),
+                    open=self.text(max(open_amount, 0), currency),
                     move=target.name,
                 )
             )
@@ -613,8 +639,8 @@ class PostingBook:
                 return self.env._(
                     "Billwerk charged %(billwerk)s VAT, the mapped tax gives "
                     "%(odoo)s: check the VAT mapping",
-                    billwerk=self.money(target, currency),
-                    odoo=self.money(actual.get(group, 0), currency),
+                    billwerk=self.text(target, currency),
+                    odoo=self.text(actual.get(group, 0), currency),
                 )
         move.tax_totals = {
             "subtotals": [
@@ -644,12 +670,12 @@ class PostingBook:
         return self.env._(
             "Odoo's totals %(untaxed)s / %(tax)s / %(total)s differ from "
             "Billwerk's %(b_untaxed)s / %(b_tax)s / %(b_total)s",
-            untaxed=self.money(odoo[0], currency),
-            tax=self.money(odoo[1], currency),
-            total=self.money(odoo[2], currency),
-            b_untaxed=self.money(billwerk[0], currency),
-            b_tax=self.money(billwerk[1], currency),
-            b_total=self.money(billwerk[2], currency),
+            untaxed=self.text(odoo[0], currency),
+            tax=self.text(odoo[1], currency),
+            total=self.text(odoo[2], currency),
+            b_untaxed=self.text(billwerk[0], currency),
+            b_tax=self.text(billwerk[1], currency),
+            b_total=self.text(billwerk[2], currency),
         )
 
 

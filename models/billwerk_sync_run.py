@@ -116,6 +116,11 @@ class BillwerkSyncRun(models.Model):
     posted_payment_count = fields.Integer(
         string="Payments posted", help="Settlements and refunds."
     )
+    refused_count = fields.Integer(
+        string="Refused by Odoo",
+        help="Documents Odoo refused to post: each waits with Odoo's words, "
+        "the others were posted.",
+    )
     posted_count = fields.Integer(
         compute="_compute_posted_count",
         string="Posted",
@@ -199,6 +204,7 @@ class BillwerkSyncRun(models.Model):
                 "posted_invoice_count": result.invoices,
                 "posted_credit_note_count": result.credit_notes + result.reversals,
                 "posted_payment_count": result.payments,
+                "refused_count": result.refused,
             }
         )
 
@@ -301,7 +307,8 @@ class BillwerkSyncRun(models.Model):
     def _finish(self, counts, skips, error=None):
         if error:
             state = "failed"
-        elif skips:
+        elif skips or self.refused_count:
+            # One document Odoo refused never fails the run: it waits, in words.
             state = "warning"
         else:
             state = "done"

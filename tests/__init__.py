@@ -16,3 +16,4 @@ from . import test_webhook_upgrade
 from . import test_search
 from . import test_member_screens
 from . import test_sync_history
+from . import test_posting_guards

@@ -204,6 +204,29 @@ class BillwerkSetApiKey(models.TransientModel):
             raise UserError(self._not_billwerk_message())
         return info
 
+    def _check_not_held_elsewhere(self, info):
+        """One Billwerk account feeds one company's books, never two."""
+        holder = (
+            self.env["billwerk.account"]
+            .sudo()
+            .search(
+                [
+                    ("billwerk_id", "=", info["id"]),
+                    ("company_id", "!=", self.account_id.company_id.id),
+                ],
+                limit=1,
+            )
+        )
+        if holder:
+            raise UserError(
+                self.env._(
+                    "The Billwerk account %(name)s is already connected to another "
+                    "company of this database. One Billwerk account feeds the "
+                    "books of one company: disconnect it there first.",
+                    name=info.get("name") or info.get("handle") or info["id"],
+                )
+            )
+
     def _not_billwerk_message(self):
         return self.env._(
             "The API URL does not answer like Billwerk%(where)s. An administrator "
@@ -217,6 +240,7 @@ class BillwerkSetApiKey(models.TransientModel):
         account = self.account_id
         account.check_access("write")
         info = self._check_with_billwerk(self._read_key())
+        self._check_not_held_elsewhere(info)
         switching = account.billwerk_id != info["id"]
         has_data = switching and any(account._synchronized_counts().values())
         kept = account._kept_account_for(info["id"]) if switching else account.browse()
@@ -266,6 +290,7 @@ class BillwerkSetApiKey(models.TransientModel):
             raise UserError(self.env._("Check the API key first."))
         key = self._read_key()
         info = self._check_with_billwerk(key)
+        self._check_not_held_elsewhere(info)
         account._lock_for_change()
         if account.billwerk_id != self.old_billwerk_id:
             raise UserError(

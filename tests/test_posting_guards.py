@@ -1,0 +1,229 @@
+"""The books are judged by their worst entry: posted right, or waiting in words.
+
+Each test provokes one way an entry could go wrong (a refusal that would stop
+every later document, an amount forced or overpaid, a rate Odoo would invent,
+another company's books) and checks that the document waits with its reason
+while everything else is posted.
+"""
+
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from ..mapping.books import POSTED_STATES
+from .common import PostingCase, minor
+
+
+@tagged("post_install", "-at_install")
+class TestOneDocumentNeverStopsTheOthers(PostingCase):
+    def due(self):
+        return self.invoices().filtered(lambda i: i.state in POSTED_STATES)
+
+    def test_a_deprecated_income_account_waits_and_the_rest_is_posted(self):
+        plan = self.due()[0].plan_id
+        income = self.env["account.account"].create(
+            {"name": "Old subscriptions", "code": "409900", "account_type": "income"}
+        )
+        plan.product_id = self.env["product.product"].create(
+            {
+                "name": "Old plan",
+                "type": "service",
+                "property_account_income_id": income.id,
+            }
+        )
+        income.deprecated = True
+        self.switch_posting_on()
+        run = self.sync()
+        self.assertNotEqual(run.state, "failed", run.error_message)
+        of_plan = self.due().filtered(lambda i: i.plan_id == plan)
+        others = self.due() - of_plan
+        self.assertTrue(of_plan and others)
+        self.assertFalse(of_plan.move_id)
+        self.assertIn("deprecated", of_plan[0].post_error)
+        self.assertIn("Old subscriptions", of_plan[0].post_error)
+        posted = others.filtered("move_id")
+        self.assertEqual(len(posted), len(others.filtered(lambda i: not i.post_error)))
+        self.assertGreater(len(posted), len(others) // 2)
+        self.assertTrue(run.posted_payment_count, "later steps ran")
+
+    def test_a_negative_settlement_waits_and_the_other_payments_are_booked(self):
+        # What the issue reproduced: a settle transaction of -400 DKK.
+        settlement = self.env["billwerk.transaction"].search(
+            [
+                ("account_id", "=", self.account.id),
+                ("type", "=", "settle"),
+                ("state", "=", "settled"),
+            ],
+            limit=1,
+        )
+        settlement.amount = -400
+        self.switch_posting_on()
+        result = self.post()
+        self.assertFalse(settlement.payment_id)
+        self.assertEqual(settlement.post_error, "its amount is not positive")
+        self.assertGreater(result.payments, 0)
+        self.assertGreater(result.credit_notes + result.invoices, 0)
+
+    def test_a_refusal_odoo_alone_knows_makes_only_its_document_wait(self):
+        self.switch_posting_on()
+        culprit = self.due().sorted("created")[3]
+        original = type(self.env["account.move"])._post
+
+        def refuse_one(moves, soft=True):
+            if culprit.billwerk_id in {
+                document.split("/", 1)[1]
+                for document in moves.mapped("billwerk_document")
+                if document
+            }:
+                raise UserError("The partner's bank account is blocked.")
+            return original(moves, soft)
+
+        with patch.object(type(self.env["account.move"]), "_post", refuse_one):
+            run = self.sync()
+        self.assertEqual(run.state, "warning")
+        self.assertEqual(run.refused_count, 1)
+        self.assertFalse(culprit.move_id)
+        self.assertEqual(
+            culprit.post_error,
+            "Odoo refused to post it: The partner's bank account is blocked.",
+        )
+        others = self.due() - culprit
+        self.assertTrue(all(invoice.move_id for invoice in others))
+        self.assertTrue(run.posted_payment_count, "settlements after the refusal")
+        self.sync()
+        self.assertTrue(culprit.move_id, "posted once Odoo accepts it")
+
+
+@tagged("post_install", "-at_install")
+class TestAmountsAreGuarded(PostingCase):
+    def due(self):
+        return self.invoices().filtered(lambda i: i.state in POSTED_STATES)
+
+    def test_a_mapped_tax_of_another_rate_waits_instead_of_being_forced(self):
+        # The accountant edits the mapped 25 % tax to 20 %.
+        self.env["billwerk.tax.mapping"].create(
+            {
+                "account_id": self.account.id,
+                "vat_rate": 0.25,
+                "tax_id": self.taxes[0.25].id,
+            }
+        )
+        self.taxes[0.25].amount = 20
+        self.switch_posting_on()
+        self.post()
+        taxed = self.due().filtered(lambda i: i.amount_vat and i.post_error)
+        self.assertTrue(taxed)
+        invoice = taxed[0]
+        self.assertFalse(invoice.move_id)
+        currency = invoice.currency_id
+        charged = f"{invoice.amount_vat:.{currency.decimal_places}f}"
+        self.assertIn(f"Billwerk charged {charged} VAT", invoice.post_error)
+        self.assertIn("the mapped tax gives", invoice.post_error)
+
+    def test_a_payment_over_the_open_amount_or_in_another_currency_waits(self):
+        self.switch_posting_on()
+        self.post()
+        open_invoices = self.due().filtered(
+            lambda i: i.move_id and i.move_id.payment_state == "not_paid"
+        )
+        self.assertGreaterEqual(len(open_invoices), 2)
+        over, foreign = open_invoices[:2]
+        euro = self.env.ref("base.EUR")
+        transactions = self.env["billwerk.transaction"]
+        made = transactions.create(
+            [
+                {
+                    "account_id": self.account.id,
+                    "billwerk_id": "tx-over",
+                    "type": "settle",
+                    "state": "settled",
+                    "amount": over.amount * 100,
+                    "currency_id": over.currency_id.id,
+                    "invoice_id": over.id,
+                    "settled": over.created,
+                },
+                {
+                    "account_id": self.account.id,
+                    "billwerk_id": "tx-euro",
+                    "type": "settle",
+                    "state": "settled",
+                    "amount": 10000,
+                    "currency_id": euro.id,
+                    "invoice_id": foreign.id,
+                    "settled": foreign.created,
+                },
+            ]
+        )
+        self.post()
+        self.assertFalse(made.payment_id)
+        self.assertIn("more than the", made[0].post_error)
+        self.assertIn("it is in EUR", made[1].post_error)
+        self.assertEqual(over.move_id.payment_state, "not_paid")
+
+    def test_a_foreign_currency_waits_for_a_recent_rate(self):
+        self.switch_posting_on()
+        self.account.with_user(self.manager).rate_max_age_days = 7
+        self.post()
+        company_currency = self.env.company.currency_id
+        foreign = self.due().filtered(lambda i: i.currency_id != company_currency)
+        self.assertTrue(foreign)
+        self.assertFalse(foreign.move_id)
+        self.assertIn("the last exchange rate of", foreign[0].post_error)
+        self.assertIn("2000-01-01", foreign[0].post_error)
+        own = self.due() - foreign
+        self.assertTrue(own and all(own.mapped("move_id")))
+
+    def test_a_credit_note_takes_the_taxes_of_the_invoice_it_credits(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.due().filtered(
+            lambda i: (
+                i.state == "settled"
+                and not i.credit_note_ids
+                and i.amount_vat
+                and i.currency_id == self.env.ref("base.DKK")
+            )
+        )[0]
+        booked_tax = invoice.move_id.invoice_line_ids.tax_ids[:1]
+        # The mapping changes after the invoice was posted.
+        newer = booked_tax.copy({"name": "VAT 25% from next year"})
+        self.account.tax_mapping_ids.filtered(
+            lambda m: m.tax_id == booked_tax
+        ).tax_id = newer
+        half = minor(invoice.amount, invoice.currency_id) // 2
+        self.sandbox.refund_invoice(self.key, invoice.billwerk_id, amount=half)
+        self.sync()
+        note = invoice.credit_note_ids
+        self.assertTrue(note.move_id, note.post_error)
+        self.assertEqual(note.move_id.invoice_line_ids.tax_ids, booked_tax)
+
+
+@tagged("post_install", "-at_install")
+class TestOneBillwerkAccountOneCompany(PostingCase):
+    def test_connecting_another_companys_billwerk_account_is_refused(self):
+        company = self.env["res.company"].create({"name": "Billwerk Other Co"})
+        other = self.env["billwerk.account"].create(
+            {"company_id": company.id, "api_url": self.sandbox.url}
+        )
+        wizard = self.env["billwerk.set.api.key"].create(
+            {"account_id": other.id, "api_key": self.key}
+        )
+        with self.assertRaisesRegex(UserError, "already connected to another company"):
+            wizard.action_check_key()
+        self.assertFalse(other.billwerk_id)
+
+    def test_bookings_of_another_company_are_never_linked(self):
+        self.switch_posting_on()
+        self.post()
+        posted = self.invoices().filtered("move_id")
+        self.assertTrue(posted)
+        # Connected behind the dialog's back (an older version allowed it).
+        account, _taxes = self.connected_company(self.key, "Billwerk Twin Co")
+        self.switch_posting_on(account)
+        result = self.post(account)
+        self.assertEqual(result.invoices, 0)
+        twins = self.invoices(account).filtered(lambda i: i.state in POSTED_STATES)
+        self.assertFalse(twins.move_id, "A's entries are not B's")
+        self.assertTrue(all("another company" in (i.post_error or "") for i in twins))
+        self.assertTrue(all(m.company_id == self.env.company for m in posted.move_id))
