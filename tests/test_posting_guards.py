@@ -76,7 +76,7 @@ class TestOneDocumentNeverStopsTheOthers(PostingCase):
                 for document in moves.mapped("billwerk_document")
                 if document
             }:
-                raise UserError("The partner's bank account is blocked.")
+                raise UserError(self.env._("The partner's bank account is blocked."))
             return original(moves, soft)
 
         with patch.object(type(self.env["account.move"]), "_post", refuse_one):
