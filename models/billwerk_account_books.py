@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from odoo import fields, models
+from odoo import fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
 
 # The account screen lists this many reasons; the list of waiting invoices
@@ -95,6 +95,96 @@ class BillwerkAccountBooks(models.Model):
         string="Open invoices",
         groups=BOOKS_READERS,
     )
+
+    before_start_count = fields.Integer(
+        compute="_compute_before_start",
+        string="Documents of earlier invoices",
+        groups=BOOKS_READERS,
+    )
+    before_start_summary = fields.Text(
+        compute="_compute_before_start", groups=BOOKS_READERS
+    )
+
+    def _before_start_invoice_domain(self):
+        """Invoices created before posting started, not posted, not marked."""
+        self.ensure_one()
+        start = self.env["billwerk.posting"]._post_from_utc(self)
+        return [
+            ("account_id", "=", self.id),
+            ("move_id", "=", False),
+            ("booked_elsewhere", "=", False),
+            ("post_requested", "=", False),
+            ("created", "<", start),
+        ]
+
+    def _compute_before_start(self):
+        """Payments, refunds and credit notes the books would silently miss.
+
+        They belong to invoices created before posting started, which are
+        never posted on their own: the screen counts them, in each currency,
+        until each is posted with its invoice or marked booked elsewhere.
+        """
+        for account in self:
+            account.before_start_count = 0
+            account.before_start_summary = False
+            if not account.post_invoices or not account.post_from:
+                continue
+            invoices = [
+                ("invoice_id." + name, operator, value)
+                for name, operator, value in account._before_start_invoice_domain()
+                if name != "account_id"
+            ]
+            common = [("account_id", "=", account.id), ("booked_elsewhere", "=", False)]
+            payments = self.env["billwerk.transaction"]._read_group(
+                common
+                + invoices
+                + [
+                    ("type", "in", ("settle", "refund")),
+                    ("state", "in", ("settled", "refunded")),
+                ],
+                ["currency_id"],
+                ["__count", "amount:sum"],
+            )
+            notes = self.env["billwerk.credit.note"]._read_group(
+                common + invoices, ["currency_id"], ["__count", "amount:sum"]
+            )
+            count = sum(row[1] for row in payments) + sum(row[1] for row in notes)
+            if not count:
+                continue
+            account.before_start_count = count
+            account.before_start_summary = self.env._(
+                "%(payments)s payments and refunds (%(payment_amounts)s) and "
+                "%(notes)s credit notes (%(note_amounts)s) belong to invoices "
+                "created before posting started: post them with their invoice, "
+                "or mark them booked elsewhere.",
+                payments=sum(row[1] for row in payments),
+                payment_amounts=account._amounts_text(payments),
+                notes=sum(row[1] for row in notes),
+                note_amounts=account._amounts_text(notes),
+            )
+
+    def _amounts_text(self, rows):
+        """``1,234.00 DKK, 50.00 EUR``: one amount per currency."""
+        return (
+            ", ".join(
+                tools.formatLang(self.env, amount, currency_obj=currency)
+                for currency, _count, amount in rows
+            )
+            or "0"
+        )
+
+    def action_open_before_start(self):
+        self.ensure_one()
+        domain = self._before_start_invoice_domain() + [
+            "|",
+            ("transaction_ids.state", "in", ("settled", "refunded")),
+            ("credit_note_ids", "!=", False),
+        ]
+        return self._action_open_records(
+            "billwerk.invoice",
+            self.env._("Invoices created before posting started"),
+            domain[1:],
+        )
 
     def _compute_posting_summary(self):
         invoices = self.env["billwerk.invoice"]

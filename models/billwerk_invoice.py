@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 
 class BillwerkInvoice(models.Model):
@@ -136,6 +137,37 @@ class BillwerkInvoice(models.Model):
                 invoice.posting_state = "waiting"
             else:
                 invoice.posting_state = "not_posted"
+
+    # -- documents of invoices from before posting started --
+    def _check_accounting_manager(self):
+        if not self.env.user.has_group("account.group_account_manager"):
+            raise AccessError(
+                self.env._("Only accounting managers decide what is posted.")
+            )
+        self.check_access("read")
+
+    def action_post_with_documents(self):
+        """Post these invoices, created before posting started, with their
+        payments and credit notes, at the next run or Post now."""
+        self._check_accounting_manager()
+        self.sudo().filtered(lambda i: not i.move_id).write(
+            {"post_requested": True, "booked_elsewhere": False}
+        )
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
+
+    def action_mark_booked_elsewhere(self):
+        """These invoices and their payments and credit notes are in the books
+        some other way: the connector never posts them, and says so."""
+        self._check_accounting_manager()
+        invoices = self.sudo().filtered(lambda i: not i.move_id)
+        invoices.write({"booked_elsewhere": True, "post_requested": False})
+        invoices.credit_note_ids.filtered(lambda n: not n.move_id).write(
+            {"booked_elsewhere": True}
+        )
+        invoices.transaction_ids.filtered(lambda t: not t.payment_id).write(
+            {"booked_elsewhere": True}
+        )
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
 
     def action_open_move(self):
         self.ensure_one()

@@ -8,7 +8,7 @@ while everything else is posted.
 
 from unittest.mock import patch
 
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..mapping.books import POSTED_STATES
@@ -227,3 +227,83 @@ class TestOneBillwerkAccountOneCompany(PostingCase):
         self.assertFalse(twins.move_id, "A's entries are not B's")
         self.assertTrue(all("another company" in (i.post_error or "") for i in twins))
         self.assertTrue(all(m.company_id == self.env.company for m in posted.move_id))
+
+
+@tagged("post_install", "-at_install")
+class TestNothingIsSilentlyLeftOut(PostingCase):
+    def start_mid_history(self):
+        invoices = self.invoices().sorted("created")
+        middle = invoices[len(invoices) // 2].created.date()
+        self.switch_posting_on(post_from=middle)
+        self.post()
+        return middle
+
+    def earlier_with_payments(self):
+        return self.invoices().filtered(
+            lambda i: (
+                not i.move_id
+                and i.transaction_ids.filtered(
+                    lambda t: t.state in ("settled", "refunded")
+                )
+            )
+        )
+
+    def test_documents_of_earlier_invoices_are_counted_until_decided(self):
+        self.start_mid_history()
+        earlier = self.earlier_with_payments()
+        self.assertGreaterEqual(len(earlier), 2)
+        account = self.account.with_user(self.manager)
+        self.assertGreater(account.before_start_count, 0)
+        self.assertIn(
+            "belong to invoices created before posting started",
+            account.before_start_summary,
+        )
+        listed = self.env["billwerk.invoice"].search(
+            account.action_open_before_start()["domain"]
+        )
+        self.assertEqual(listed & earlier, earlier)
+        elsewhere, to_post = earlier[:1], earlier[1:]
+        listed.with_user(self.manager).browse(
+            elsewhere.ids
+        ).action_mark_booked_elsewhere()
+        self.env["billwerk.invoice"].with_user(self.manager).browse(
+            to_post.ids
+        ).action_post_with_documents()
+        self.post()
+        self.assertFalse(elsewhere.move_id)
+        self.assertTrue(elsewhere.transaction_ids.mapped("booked_elsewhere")[0])
+        self.assertFalse(elsewhere.transaction_ids.payment_id)
+        self.assertTrue(all(to_post.mapped("move_id")))
+        settled = to_post.transaction_ids.filtered(lambda t: t.state == "settled")
+        self.assertTrue(all(settled.mapped("payment_id")))
+        account.invalidate_recordset()
+        remaining = self.earlier_with_payments() - elsewhere
+        self.assertEqual(bool(account.before_start_count), bool(remaining))
+
+    def test_only_accounting_managers_decide(self):
+        self.start_mid_history()
+        earlier = self.earlier_with_payments()[:1]
+        for action in ("action_mark_booked_elsewhere", "action_post_with_documents"):
+            with self.subTest(action=action), self.assertRaises(AccessError):
+                getattr(earlier.with_user(self.billwerk_user), action)()
+
+    def test_a_refund_waits_for_its_credit_note(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="settled").filtered("move_id")[0]
+        refund = self.env["billwerk.transaction"].create(
+            {
+                "account_id": self.account.id,
+                "billwerk_id": "tx-refund-without-note",
+                "type": "refund",
+                "state": "refunded",
+                "amount": invoice.amount / 2,
+                "currency_id": invoice.currency_id.id,
+                "invoice_id": invoice.id,
+                "refunded": invoice.created,
+            }
+        )
+        self.post()
+        self.assertFalse(refund.payment_id)
+        self.assertEqual(refund.post_error, "its credit note is not synchronized yet")
+        self.assertIn(invoice.move_id.payment_state, ("paid", "in_payment"))
