@@ -155,6 +155,7 @@ class BillwerkPosting(models.AbstractModel):
             [
                 ("account_id", "=", account.id),
                 ("move_id", "=", False),
+                ("booked_elsewhere", "=", False),
                 ("state", "in", POSTED_STATES),
                 ("created", ">=", self._post_from_utc(account)),
             ],
@@ -166,6 +167,7 @@ class BillwerkPosting(models.AbstractModel):
             [
                 ("account_id", "=", account.id),
                 ("move_id", "=", False),
+                ("booked_elsewhere", "=", False),
                 ("invoice_id.move_id", "!=", False),
             ],
             order="created, id",
@@ -383,6 +385,7 @@ class BillwerkPosting(models.AbstractModel):
             [
                 ("account_id", "=", account.id),
                 ("payment_id", "=", False),
+                ("booked_elsewhere", "=", False),
                 ("type", "=", kind),
                 ("state", "in", states),
                 ("invoice_id.move_id", "!=", False),
