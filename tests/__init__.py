@@ -14,3 +14,4 @@ from . import test_webhooks
 from . import test_search
 from . import test_member_screens
 from . import test_sync_history
+from . import test_ledger_reconciliation
