@@ -9,6 +9,9 @@ cancelled in Billwerk afterwards (reversed).
 
 from collections import defaultdict
 from datetime import UTC
+from unittest.mock import patch
+
+from psycopg2 import errors
 
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
@@ -483,3 +486,14 @@ class TestLedgerReconciliationScreens(PostingCase):
         self.assertFalse(
             self.env["billwerk.ledger.line"].with_user(outsider).search_count([])
         )
+
+    def test_a_concurrent_refresh_never_fails_the_posting(self):
+        """Two transactions cannot meet in a test: the refresh's conflict is
+        raised as PostgreSQL raises it to the later of two refreshes."""
+        lines = self.env["billwerk.ledger.line"]
+        with patch.object(
+            type(lines), "_refresh", side_effect=errors.SerializationFailure
+        ):
+            result = self.post()
+        self.assertEqual(result.invoices, 0, "all posted by the class already")
+        self.assertTrue(lines.search_count([("account_id", "=", self.account.id)]))
