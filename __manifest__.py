@@ -20,6 +20,7 @@
         "views/billwerk_invoice_views.xml",
         "views/billwerk_credit_note_views.xml",
         "views/billwerk_transaction_views.xml",
+        "views/billwerk_ledger_line_views.xml",
         "views/account_move_views.xml",
         "views/billwerk_sync_run_views.xml",
         "views/billwerk_account_views.xml",

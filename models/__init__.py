@@ -27,3 +27,5 @@ from . import account_move
 from . import billwerk_transaction
 from . import billwerk_payment_journal
 from . import account_payment
+from . import billwerk_ledger_line
+from . import billwerk_account_ledger

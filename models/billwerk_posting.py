@@ -121,7 +121,14 @@ class BillwerkPosting(models.AbstractModel):
         # The books are posted by the connector: users' rights were checked
         # by the caller (the run's lock owner, or Post now).
         posting = self.sudo().with_company(account.company_id).with_context(**QUIET)
-        return posting._post_as_connector(account.with_env(posting.env))
+        result = posting._post_as_connector(account.with_env(posting.env))
+        if result.invoices + result.reversals + result.credit_notes + result.payments:
+            # The reconciliation with the ledger shows what was just posted
+            # (it is also refreshed whenever it is opened).
+            posting.env["billwerk.ledger.line"]._refresh_after_posting(
+                account.with_env(posting.env)
+            )
+        return result
 
     def _post_as_connector(self, account):
         result = PostingResult()
