@@ -21,8 +21,8 @@ its own.
 """
 
 from ..mapping import ledger
+from ..mapping.books import POSTED_STATES
 from ..mapping.money import currency_exponent
-from .billwerk_invoice import POSTED_STATES
 
 # The entry type and payment direction each kind is booked as; an entry of
 # the other type counts negative (it moves the receivable the other way).

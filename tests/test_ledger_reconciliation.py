@@ -16,7 +16,7 @@ from psycopg2 import errors
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from ..models.billwerk_invoice import POSTED_STATES
+from ..mapping.books import POSTED_STATES
 from .common import PostingCase, minor
 
 MEASURES = (
@@ -72,7 +72,7 @@ class TestLedgerReconciliation(PostingCase):
         )[0]
         cls.by_hand.sudo().booked_elsewhere = True
         cls.account.with_user(cls.manager).write(
-            {"post_invoices": True, "post_from": cls.post_from}
+            {"post_invoices": True, "post_from": cls.post_from, "rate_max_age_days": 0}
         )
         cls.env["billwerk.posting"]._post_account(cls.account)
         # A posted open invoice Billwerk cancels: reversed by the next run.
