@@ -105,6 +105,79 @@ class BillwerkAccountBooks(models.Model):
         compute="_compute_before_start", groups=BOOKS_READERS
     )
 
+    differing_entry_count = fields.Integer(
+        compute="_compute_differing_entries",
+        string="Entries that differ from Billwerk",
+        groups=BOOKS_READERS,
+    )
+    differing_entries = fields.Text(
+        compute="_compute_differing_entries", groups=BOOKS_READERS
+    )
+
+    def _differing_entries(self):
+        """Bound invoices and credit notes no longer posted, or whose total is
+        not Billwerk's: an accountant reset them to draft and changed them."""
+        self.ensure_one()
+        self.env["account.move"].flush_model()
+        self.env["billwerk.invoice"].flush_model()
+        self.env["billwerk.credit.note"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT m.id, d.amount FROM account_move m
+              JOIN billwerk_invoice d
+                ON m.billwerk_document = 'invoice/' || d.billwerk_id
+             WHERE m.billwerk_account = %(billwerk)s AND d.account_id = %(account)s
+               AND m.company_id = %(company)s
+               AND (m.state != 'posted' OR m.amount_total != d.amount)
+            UNION ALL
+            SELECT m.id, d.amount FROM account_move m
+              JOIN billwerk_credit_note d
+                ON m.billwerk_document = 'credit_note/' || d.billwerk_id
+             WHERE m.billwerk_account = %(billwerk)s AND d.account_id = %(account)s
+               AND m.company_id = %(company)s
+               AND (m.state != 'posted' OR m.amount_total != d.amount)
+             ORDER BY 1
+            """,
+            {
+                "billwerk": self.billwerk_id,
+                "account": self.id,
+                "company": self.company_id.id,
+            },
+        )
+        rows = self.env.cr.fetchall()
+        moves = self.env["account.move"].sudo().browse([row[0] for row in rows])
+        return [(move, amount) for move, (_id, amount) in zip(moves, rows, strict=True)]
+
+    def _compute_differing_entries(self):
+        for account in self:
+            rows = account._differing_entries() if account.billwerk_id else []
+            account.differing_entry_count = len(rows)
+            account.differing_entries = "\n".join(
+                self.env._(
+                    "%(move)s (%(state)s): %(odoo)s in Odoo, %(billwerk)s in Billwerk",
+                    move=move.name,
+                    state=dict(move._fields["state"]._description_selection(self.env))[
+                        move.state
+                    ],
+                    odoo=tools.formatLang(
+                        self.env, move.amount_total, currency_obj=move.currency_id
+                    ),
+                    billwerk=tools.formatLang(
+                        self.env, amount, currency_obj=move.currency_id
+                    ),
+                )
+                for move, amount in rows[:SHOWN_REASONS]
+            )
+
+    def action_open_differing_entries(self):
+        self.ensure_one()
+        moves = self.env["account.move"].browse(
+            [move.id for move, _amount in self._differing_entries()]
+        )
+        return moves._get_records_action(
+            name=self.env._("Entries that differ from Billwerk")
+        )
+
     def _before_start_invoice_domain(self):
         """Invoices created before posting started, not posted, not marked."""
         self.ensure_one()

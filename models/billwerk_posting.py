@@ -471,9 +471,15 @@ class BillwerkPosting(models.AbstractModel):
                     [],
                 ).append(invoice.id)
             else:
+                day = max(book.day(False), move.date)
+                try:
+                    book.check_lock(day, bool(move.amount_tax), move.journal_id)
+                except Waiting as reason:
+                    waiting.setdefault(str(reason), []).append(invoice.id)
+                    continue
                 to_reverse |= invoice
         if to_reverse:
-            today = fields.Date.context_today(self)
+            today = book.day(False)
             defaults = [
                 {
                     "date": max(today, invoice.move_id.date),

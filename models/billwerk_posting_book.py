@@ -252,9 +252,10 @@ class PostingBook:
         return words.get(refusal.code, refusal.code)
 
     def day(self, moment):
-        """A Billwerk moment (naive UTC) as a date in the account's time zone."""
+        """A Billwerk moment (naive UTC) as a date in the account's time zone;
+        without one (a cancellation, which Billwerk does not date), today there."""
         if not moment:
-            return fields.Date.context_today(self.env["billwerk.invoice"])
+            return self.account._billwerk_today()
         zone = self.account._billwerk_zone()
         return moment.replace(tzinfo=timezone.utc).astimezone(zone).date()
 

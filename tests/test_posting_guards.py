@@ -307,3 +307,32 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
         self.assertFalse(refund.payment_id)
         self.assertEqual(refund.post_error, "its credit note is not synchronized yet")
         self.assertIn(invoice.move_id.payment_state, ("paid", "in_payment"))
+
+    def test_an_entry_changed_in_odoo_is_reported_with_both_figures(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="pending").filtered("move_id")[0]
+        move = invoice.move_id
+        move.button_draft()
+        move.invoice_line_ids[0].price_unit += 10
+        account = self.account.with_user(self.manager)
+        self.assertEqual(account.differing_entry_count, 1)
+        self.assertIn(move.name, account.differing_entries)
+        self.assertIn("in Odoo", account.differing_entries)
+        listed = self.env["account.move"].search(
+            account.action_open_differing_entries()["domain"]
+            if "domain" in account.action_open_differing_entries()
+            else [("id", "=", account.action_open_differing_entries()["res_id"])]
+        )
+        self.assertEqual(listed, move)
+
+    def test_a_reversal_waits_while_its_day_is_locked(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="pending").filtered("move_id")[0]
+        self.env.company.sale_lock_date = self.account._billwerk_today()
+        self.sandbox.cancel_invoice(self.key, invoice.billwerk_id)
+        self.sync()
+        self.assertEqual(invoice.state, "cancelled")
+        self.assertFalse(invoice.reversal_move_id)
+        self.assertIn("locked", invoice.post_error)
