@@ -296,6 +296,9 @@ class BillwerkPosting(models.AbstractModel):
         documents -= taken
         if kind is INVOICES:
             self._link_customers(book, documents.customer_id)
+        # Open amounts are read again per batch: the earlier batches' payments
+        # are reconciled by now.
+        book.reserved.clear()
         prepared, waiting = self._prepare(book, kind, documents)
         if taken:
             reason = self.env._(

@@ -386,6 +386,18 @@ class PostingBook:
 
     def credit_note_move(self, note):
         invoice_move = note.invoice_id.move_id
+        unbooked = note.invoice_id.transaction_ids.filtered(
+            lambda t: (
+                t.type == "settle"
+                and t.state == "settled"
+                and not t.payment_id
+                and not t.booked_elsewhere
+            )
+        )
+        if unbooked:
+            # Posted first, the credit note would take the open amount those
+            # payments settle, and they could never be booked.
+            raise Waiting(self.env._("a payment of its invoice is not booked yet"))
         self.check_journal(invoice_move.journal_id)
         currency = note.currency_id or invoice_move.currency_id
         day = max(self.day(note.created), invoice_move.invoice_date)

@@ -32,7 +32,7 @@ class BillwerkTaxMapping(models.Model):
     # What the accountant reads and types: 25 for Billwerk's 0.25.
     vat_percent = fields.Float(
         string="VAT rate (%)",
-        digits=(16, 4),
+        digits=(16, 2),
         compute="_compute_vat_percent",
         inverse="_inverse_vat_percent",
     )

@@ -122,9 +122,11 @@ if os.environ.get("BILLWERK_DEMO_POSTING", "1") == "1" and not account.post_invo
     account.write(
         {"post_invoices": True, "post_from": date.today() - timedelta(days=DEMO_DAYS)}
     )
-    result = env["billwerk.posting"]._post_account(account)  # noqa: F821
+    # A run posts, as the scheduled action would: the history shows it.
+    run = env["billwerk.sync.run"]._run_for(account, trigger="manual")  # noqa: F821
     env.cr.commit()  # noqa: F821
     print(
-        f"Posted {result.invoices} invoices, {result.credit_notes} credit notes and "
-        f"{result.payments} payments; {result.waiting} wait."
+        f"Posted {run.posted_invoice_count} invoices, {run.posted_credit_note_count} "
+        f"credit notes and {run.posted_payment_count} payments "
+        f"({account.waiting_invoice_count} invoices wait)."
     )

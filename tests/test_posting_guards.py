@@ -12,6 +12,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..mapping.books import POSTED_STATES
+from ..models import billwerk_posting
 from .common import PostingCase, minor
 
 
@@ -336,3 +337,47 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
         self.assertEqual(invoice.state, "cancelled")
         self.assertFalse(invoice.reversal_move_id)
         self.assertIn("locked", invoice.post_error)
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentsInOrder(PostingCase):
+    def test_two_settlements_in_two_batches_both_pay_their_invoice(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="pending").filtered(
+            lambda i: not i.settled_amount and not i.credit_note_ids
+        )[0]
+        third = minor(invoice.amount, invoice.currency_id) // 3
+        self.sandbox.settle_invoice(self.key, invoice.billwerk_id, amount=third)
+        self.sandbox.settle_invoice(self.key, invoice.billwerk_id)
+        self.account.post_invoices = False
+        self.sync()
+        self.account.post_invoices = True
+        with patch.object(billwerk_posting, "BATCH", 1):
+            self.post()
+        settlements = invoice.transaction_ids.filtered(lambda t: t.type == "settle")
+        self.assertEqual(len(settlements), 2)
+        self.assertTrue(
+            all(settlements.mapped("payment_id")), settlements.mapped("post_error")
+        )
+        self.assertEqual(invoice.move_id.payment_state, "paid")
+
+    def test_a_credit_note_waits_for_the_payments_of_its_invoice(self):
+        self.switch_posting_on()
+        self.post()
+        invoice = self.invoices(state="pending").filtered(
+            lambda i: not i.settled_amount and not i.credit_note_ids
+        )[0]
+        self.sandbox.settle_invoice(self.key, invoice.billwerk_id)
+        half = minor(invoice.amount, invoice.currency_id) // 2
+        self.sandbox.refund_invoice(self.key, invoice.billwerk_id, amount=half)
+        self.account.post_invoices = False
+        self.sync()
+        self.account.post_invoices = True
+        settlement = invoice.transaction_ids.filtered(lambda t: t.type == "settle")
+        settlement.amount = -settlement.amount  # waits: not positive
+        self.post()
+        note = invoice.credit_note_ids
+        self.assertFalse(note.move_id)
+        self.assertEqual(note.post_error, "a payment of its invoice is not booked yet")
+        self.assertEqual(invoice.move_id.payment_state, "not_paid", "nothing ate it")

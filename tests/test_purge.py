@@ -9,6 +9,9 @@ BULK_INVOICES = 50_000
 
 @tagged("post_install", "-at_install")
 class TestPurge(BillwerkSandboxCase):
+    # The other company holds a third Billwerk account: one account, one company.
+    sandbox_options = {**BillwerkSandboxCase.sandbox_options, "accounts": 3}
+
     def bulk_insert(self, account):
         """100,000 copied records in SQL: the ORM would take minutes to make them."""
         params = {
@@ -58,7 +61,7 @@ class TestPurge(BillwerkSandboxCase):
         other = self.env["billwerk.account"].create(
             {"company_id": other_company.id, "api_url": self.sandbox.url}
         )
-        self.connect(account=other, key=self.other_key)
+        self.connect(account=other, key=self.sandbox.keys[2])
         self.sync(other)
         other_counts = other._synchronized_counts()
         self.assertTrue(all(other_counts.values()))
