@@ -152,7 +152,7 @@ def test_account_answer_per_key_with_unique_request_ids(server):
     assert (nordic["name"], nordic["currency"], nordic["state"]) == (
         "Nordic Yoga ApS",
         "DKK",
-        "test",
+        "live",
     )
     assert re.fullmatch("[0-9a-f]{32}", nordic["id"])
     assert datetime.fromisoformat(nordic["created"]).utcoffset() is not None
@@ -804,7 +804,7 @@ def test_cli_prints_url_and_account_keys():
             assert url_line[0] == "url"
             assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1/", url_line[1])
             assert [row[0] for row in accounts] == ["account", "account"]
-            assert accounts[0][2:5] == ["Nordic Yoga ApS", "test", "DKK"]
+            assert accounts[0][2:5] == ["Nordic Yoga ApS", "live", "DKK"]
             target = urlsplit(url_line[1])
             remote = SimpleNamespace(host=target.hostname, port=target.port)
             answer = _json(call(remote, "account", key=accounts[1][1]))
