@@ -68,7 +68,7 @@ class BillwerkAccountScheduler(models.Model):
               LEFT JOIN LATERAL (
                    SELECT max(r.started) AS last_started
                      FROM billwerk_sync_run r
-                    WHERE r.account_id = a.id AND r.mode = %(mode)s
+                    WHERE r.account_id = a.id AND r.mode = ANY(%(modes)s)
                    ) r ON TRUE
              WHERE a.active AND a.connection_state = 'connected'
                AND (r.last_started IS NULL OR r.last_started < %(since)s)
@@ -76,7 +76,11 @@ class BillwerkAccountScheduler(models.Model):
             """,
             # Outside a scheduled call (or at its very first call) every
             # connected account is due.
-            {"mode": mode, "since": self.env.context.get("lastcall") or "infinity"},
+            {
+                # A first load is the incremental action's run too.
+                "modes": [mode, "first_load"] if mode == "incremental" else [mode],
+                "since": self.env.context.get("lastcall") or "infinity",
+            },
         )
         return self.browse(row[0] for row in self.env.cr.fetchall())
 

@@ -341,12 +341,23 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
 
 @tagged("post_install", "-at_install")
 class TestPaymentsInOrder(PostingCase):
+    def open_in_billwerk(self):
+        """A posted invoice on which Billwerk has everything open."""
+        truth = self.sandbox.account(self.key).invoices
+        return self.invoices(state="pending").filtered(
+            lambda i: (
+                i.move_id
+                and not i.credit_note_ids
+                and truth[i.billwerk_id]["state"] == "pending"
+                and not truth[i.billwerk_id].get("settled_amount")
+                and not truth[i.billwerk_id].get("credited_amount")
+            )
+        )[0]
+
     def test_two_settlements_in_two_batches_both_pay_their_invoice(self):
         self.switch_posting_on()
         self.post()
-        invoice = self.invoices(state="pending").filtered(
-            lambda i: not i.settled_amount and not i.credit_note_ids
-        )[0]
+        invoice = self.open_in_billwerk()
         third = minor(invoice.amount, invoice.currency_id) // 3
         self.sandbox.settle_invoice(self.key, invoice.billwerk_id, amount=third)
         self.sandbox.settle_invoice(self.key, invoice.billwerk_id)
@@ -365,9 +376,7 @@ class TestPaymentsInOrder(PostingCase):
     def test_a_credit_note_waits_for_the_payments_of_its_invoice(self):
         self.switch_posting_on()
         self.post()
-        invoice = self.invoices(state="pending").filtered(
-            lambda i: not i.settled_amount and not i.credit_note_ids
-        )[0]
+        invoice = self.open_in_billwerk()
         self.sandbox.settle_invoice(self.key, invoice.billwerk_id)
         half = minor(invoice.amount, invoice.currency_id) // 2
         self.sandbox.refund_invoice(self.key, invoice.billwerk_id, amount=half)
