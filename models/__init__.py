@@ -1,31 +1,39 @@
-from . import transaction
+# The account: the connection, its key, its screen and its scheduling.
 from . import billwerk_account
 from . import billwerk_account_lock
 from . import billwerk_account_data
 from . import billwerk_account_scheduler
 from . import billwerk_account_webhooks
-from . import billwerk_webhook_event
+
+# The copies of Billwerk's objects.
 from . import billwerk_synced_mixin
 from . import billwerk_document_mixin
 from . import billwerk_plan
 from . import billwerk_customer
 from . import billwerk_subscription
 from . import billwerk_invoice
+from . import billwerk_credit_note
+from . import billwerk_transaction
+
+# The sync: runs, their steps, cursors and log.
 from . import billwerk_sync_cursor
 from . import billwerk_sync_run
-from . import billwerk_sync_webhooks
-from . import billwerk_sync_batch
+from . import billwerk_sync_run_webhooks
+from . import billwerk_sync_run_batch
 from . import billwerk_sync_run_line
 from . import billwerk_sync_run_warning
-from . import billwerk_credit_note
+
+# The books: settings, posting, the entries' links back, the ledger check.
 from . import billwerk_tax_mapping
 from . import billwerk_line_product
+from . import billwerk_payment_journal
 from . import billwerk_account_books
 from . import billwerk_posting
 from . import billwerk_binding_mixin
 from . import account_move
-from . import billwerk_transaction
-from . import billwerk_payment_journal
 from . import account_payment
 from . import billwerk_ledger_line
 from . import billwerk_account_ledger
+
+# Webhooks: the deliveries stored by the controller.
+from . import billwerk_webhook_event

@@ -1,4 +1,8 @@
-"""The scheduled actions: every connected account synced in turn, fairly."""
+"""The scheduled actions' entry points: polling runs and webhook runs.
+
+Every connected account is synced in turn, fairly; one account's failure or
+slowness never stops the others.
+"""
 
 import logging
 import time
@@ -8,13 +12,15 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .billwerk_account_lock import SyncAlreadyRunning
-from .transaction import commit_unless_testing, in_test_mode
+from .commit_policy import commit_unless_testing, in_test_mode
 
 _logger = logging.getLogger(__name__)
 
 # Seconds one scheduled call may spend starting runs before it hands the
 # remaining accounts to a new call (Odoo's worker limit is 120 s by default).
 CRON_BUDGET = 60
+# A busy account's pending webhook events are tried again after this delay.
+BUSY_RETRY = timedelta(minutes=1)
 
 
 class BillwerkAccountScheduler(models.Model):
@@ -111,3 +117,56 @@ class BillwerkAccountScheduler(models.Model):
             self.env.invalidate_all()
             return False
         return run.state != "failed"
+
+    # -- webhooks: the objects their events name -----------------------------------
+    @api.model
+    def _cron_process_webhooks(self):
+        """Read the objects named by every account's pending webhooks.
+
+        The account's sync lock decides: a busy account keeps its events
+        pending and is tried again shortly; one account's failure never stops
+        the others.
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT e.account_id
+              FROM billwerk_webhook_event e
+              JOIN billwerk_account a ON a.id = e.account_id
+             WHERE e.state = 'pending' AND a.active
+               AND a.connection_state = 'connected'
+             ORDER BY e.account_id
+            """
+        )
+        accounts = self.browse(row[0] for row in self.env.cr.fetchall())
+        events = self.env["billwerk.webhook.event"].sudo()
+        again = soon = False
+        for account in accounts:
+            try:
+                run = self.env["billwerk.sync.run"]._run_for(
+                    account, trigger="webhook", mode="webhook"
+                )
+            except SyncAlreadyRunning:
+                _logger.info(
+                    "Billwerk account %s is busy; its webhooks wait.", account.id
+                )
+                again = True
+                continue
+            except Exception:  # one account never stops the others
+                _logger.exception(
+                    "Billwerk webhook processing of account %s failed", account.id
+                )
+                if not in_test_mode():
+                    self.env.cr.rollback()
+                self.env.invalidate_all()
+                continue
+            # More than one run takes (MAX_WEBHOOK_EVENTS): the next call goes on.
+            more = events.search_count(
+                [("account_id", "=", account.id), ("state", "=", "pending")], limit=1
+            )
+            soon = soon or (run.state != "failed" and bool(more))
+        if soon:
+            self._trigger_webhook_processing()
+        elif again:
+            self._trigger_webhook_processing(fields.Datetime.now() + BUSY_RETRY)
+        commit_unless_testing(self.env.cr)

@@ -5,7 +5,6 @@ import hmac
 import logging
 import secrets
 import time
-from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -16,8 +15,6 @@ from ..client.webhook_signature import is_valid_signature
 from ..client.webhook_url import base_url_problem
 from ..crypto.secret_box import SecretBoxError
 from ..mapping.events import WEBHOOK_EVENT_TYPES
-from .billwerk_account_lock import SyncAlreadyRunning
-from .transaction import commit_unless_testing, in_test_mode
 
 _logger = logging.getLogger(__name__)
 
@@ -32,8 +29,6 @@ SECRET_REREAD_OPTIONS = {"timeout": 4.0, "prefetch": 0}
 # leaked webhook URL cannot turn this database into a load on Billwerk's API.
 SECRET_REREAD_INTERVAL = 30
 _secret_rereads = {}  # account id -> time.monotonic() of the last re-read
-# A busy account's pending events are tried again after this delay.
-BUSY_RETRY = timedelta(minutes=1)
 
 
 def token_hash(token):
@@ -346,56 +341,3 @@ class BillwerkAccountWebhooks(models.Model):
     @api.model
     def _trigger_webhook_processing(self, when=None):
         self.env.ref(WEBHOOK_CRON).sudo()._trigger(when)
-
-    # -- processing --------------------------------------------------------------
-    @api.model
-    def _cron_process_webhooks(self):
-        """Read the objects named by every account's pending webhooks.
-
-        The account's sync lock decides: a busy account keeps its events
-        pending and is tried again shortly; one account's failure never stops
-        the others.
-        """
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT DISTINCT e.account_id
-              FROM billwerk_webhook_event e
-              JOIN billwerk_account a ON a.id = e.account_id
-             WHERE e.state = 'pending' AND a.active
-               AND a.connection_state = 'connected'
-             ORDER BY e.account_id
-            """
-        )
-        accounts = self.browse(row[0] for row in self.env.cr.fetchall())
-        events = self.env["billwerk.webhook.event"].sudo()
-        again = soon = False
-        for account in accounts:
-            try:
-                run = self.env["billwerk.sync.run"]._run_for(
-                    account, trigger="webhook", mode="webhook"
-                )
-            except SyncAlreadyRunning:
-                _logger.info(
-                    "Billwerk account %s is busy; its webhooks wait.", account.id
-                )
-                again = True
-                continue
-            except Exception:  # one account never stops the others
-                _logger.exception(
-                    "Billwerk webhook processing of account %s failed", account.id
-                )
-                if not in_test_mode():
-                    self.env.cr.rollback()
-                self.env.invalidate_all()
-                continue
-            # More than one run takes (MAX_WEBHOOK_EVENTS): the next call goes on.
-            more = events.search_count(
-                [("account_id", "=", account.id), ("state", "=", "pending")], limit=1
-            )
-            soon = soon or (run.state != "failed" and bool(more))
-        if soon:
-            self._trigger_webhook_processing()
-        elif again:
-            self._trigger_webhook_processing(fields.Datetime.now() + BUSY_RETRY)
-        commit_unless_testing(self.env.cr)

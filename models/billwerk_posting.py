@@ -25,7 +25,7 @@ from odoo.tools import split_every
 
 from ..mapping.books import POSTED_STATES, rate_key
 from .billwerk_posting_book import PostingBook, Waiting, free_journal_code
-from .transaction import commit_unless_testing
+from .commit_policy import commit_unless_testing
 
 _logger = logging.getLogger(__name__)
 

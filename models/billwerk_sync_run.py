@@ -23,7 +23,8 @@ from ..mapping.entities import (
 from ..mapping.events import event_values
 from ..mapping.readers import MappingError
 from ..mapping.timestamps import to_utc_naive
-from .transaction import commit_unless_testing, in_test_mode
+from .commit_policy import commit_unless_testing, in_test_mode
+from .sync_run_state import SyncRunState
 
 _logger = logging.getLogger(__name__)
 
@@ -229,14 +230,13 @@ class BillwerkSyncRun(models.Model):
         """Run the steps; whatever happens, the run ends with a state and words."""
         self.ensure_one()
         account = self.account_id
-        counts = {entity.name: [0, 0, 0] for entity in STORED_ENTITIES}
-        context = {"counts": counts, "currencies": {}, "countries": {}, "skips": []}
+        state = SyncRunState.for_entities(entity.name for entity in STORED_ENTITIES)
         error = None
         try:
             with account._make_client() as client:
-                context["client"] = client
-                self._execute_mode(context)
-                self._read_lines_due_for_posting(context)
+                state.client = client
+                self._execute_mode(state)
+                self._read_lines_due_for_posting(state)
             self._link_pending_relations()
             self._link_customers_without_contact()
             # The books, after the copies and under the same lock.
@@ -257,15 +257,15 @@ class BillwerkSyncRun(models.Model):
                 "(search for 'Billwerk sync run %(run)s').",
                 run=self.id,
             )
-        self._finish(counts, context["skips"], error=error)
+        self._finish(state, error=error)
         self._commit()
 
-    def _execute_mode(self, context):
+    def _execute_mode(self, state):
         """The run's reads, by mode (a hook: webhook runs add theirs)."""
         if self.mode == "reconciliation":
-            self._reconcile(context)
+            self._reconcile(state)
         else:
-            self._incremental(context)
+            self._incremental(state)
 
     def _discard_unsaved_work(self):
         """Drop the half-done batch so that the run's end can still be written."""
@@ -304,7 +304,8 @@ class BillwerkSyncRun(models.Model):
             details=str(error),
         )
 
-    def _finish(self, counts, skips, error=None):
+    def _finish(self, work, error=None):
+        skips = work.skips
         if error:
             state = "failed"
         elif skips or self.refused_count:
@@ -323,14 +324,12 @@ class BillwerkSyncRun(models.Model):
                         {
                             "sequence": sequence,
                             "entity": name,
-                            "created_count": created,
-                            "updated_count": updated,
-                            "archived_count": archived,
+                            "created_count": counts.created,
+                            "updated_count": counts.updated,
+                            "archived_count": counts.archived,
                         }
                     )
-                    for sequence, (name, (created, updated, archived)) in enumerate(
-                        counts.items()
-                    )
+                    for sequence, (name, counts) in enumerate(work.counts.items())
                 ],
                 "warning_ids": [
                     fields.Command.create(
@@ -349,26 +348,26 @@ class BillwerkSyncRun(models.Model):
                 len(skips),
             )
 
-    def _incremental(self, context):
+    def _incremental(self, state):
         account = self.account_id
         if not account.last_event_id and not account.last_event_at:
-            self._start_event_cursor(context)
-        self._read_whole_list(PLAN, context)
+            self._start_event_cursor(state)
+        self._read_whole_list(PLAN, state)
         for entity in ENTITIES:
             if entity is PLAN:
                 continue
             cursor = self._cursor(entity, "created")
             if not cursor.first_load_done:
-                self._first_load(entity, cursor, context)
+                self._first_load(entity, cursor, state)
             else:
-                self._read_since(entity, cursor, "created", context)
+                self._read_since(entity, cursor, "created", state)
             if entity is INVOICE and cursor.first_load_done:
                 self._read_since(
-                    entity, self._cursor(entity, "settled"), "settled", context
+                    entity, self._cursor(entity, "settled"), "settled", state
                 )
-        self._follow_events(context)
+        self._follow_events(state)
 
-    def _read_lines_due_for_posting(self, context):
+    def _read_lines_due_for_posting(self, state):
         """Re-read invoices due for posting that were copied without their lines
         (by a version before posting existed)."""
         account = self.account_id
@@ -383,11 +382,11 @@ class BillwerkSyncRun(models.Model):
         if invoices:
             # Written again even where Billwerk's payload has not changed.
             invoices.sync_hash = False
-            self._apply_objects(INVOICE, invoices.mapped("billwerk_id"), context)
+            self._apply_objects(INVOICE, invoices.mapped("billwerk_id"), state)
 
-    def _reconcile(self, context):
+    def _reconcile(self, state):
         for entity in ENTITIES:
-            seen = self._read_whole_list(entity, context)
+            seen = self._read_whole_list(entity, state)
             model = self.env[entity.model].sudo()
             missing = model.search(
                 [
@@ -398,7 +397,7 @@ class BillwerkSyncRun(models.Model):
             )
             if missing:
                 missing.write({"active": False})
-                context["counts"][entity.name][2] += len(missing)
+                state.counts[entity.name].archived += len(missing)
             self._commit()
 
     # -- list reads --
@@ -414,29 +413,29 @@ class BillwerkSyncRun(models.Model):
             }
         )
 
-    def _read_whole_list(self, entity, context):
+    def _read_whole_list(self, entity, state):
         """Read a list from the account's first day to now; return the keys seen."""
         seen = set()
         account = self.account_id
-        pages = context["client"].iter_list(
+        pages = state.client.iter_list(
             entity.name,
             date_from=account._first_load_from() or EARLIEST_FROM,
             date_to=account._to_billwerk_time(account._now()),
         )
         for page in pages:
             with self.env.cr.savepoint():
-                self._apply(entity, page.content, context)
+                self._apply(entity, page.content, state)
                 self._count_read(page.content)
             seen.update(filter(None, (entity.key_of(item) for item in page.content)))
             self._commit()
         return seen
 
-    def _first_load(self, entity, cursor, context):
+    def _first_load(self, entity, cursor, state):
         """Page through the whole list, saving the page token after each page."""
         account = self.account_id
         if not cursor.load_to:
             cursor.load_to = account._to_billwerk_time(account._now())
-        pages = context["client"].iter_list(
+        pages = state.client.iter_list(
             entity.name,
             date_from=account._first_load_from() or EARLIEST_FROM,
             date_to=cursor.load_to,
@@ -444,7 +443,7 @@ class BillwerkSyncRun(models.Model):
         )
         for number, page in enumerate(pages, start=1):
             with self.env.cr.savepoint():
-                self._apply(entity, page.content, context)
+                self._apply(entity, page.content, state)
                 cursor.page_token = page.next_page_token or False
                 self._count_read(page.content)
             self._commit()
@@ -472,12 +471,12 @@ class BillwerkSyncRun(models.Model):
             SQL("ANALYZE %s", SQL.identifier(self.env[entity.model]._table))
         )
 
-    def _read_since(self, entity, cursor, range_name, context):
+    def _read_since(self, entity, cursor, range_name, state):
         """Read what was created (or settled) since the high-water mark."""
         account = self.account_id
         now = account._now()
         since = (cursor.high_water or now) - OVERLAP
-        pages = context["client"].iter_list(
+        pages = state.client.iter_list(
             entity.name,
             range=range_name,
             date_from=account._to_billwerk_time(since),
@@ -485,7 +484,7 @@ class BillwerkSyncRun(models.Model):
         )
         for page in pages:
             with self.env.cr.savepoint():
-                self._apply(entity, page.content, context)
+                self._apply(entity, page.content, state)
         cursor.high_water = now
         self._commit()
 
@@ -498,10 +497,10 @@ class BillwerkSyncRun(models.Model):
         return to_utc_naive(moment.replace(tzinfo=zone).isoformat())
 
     # -- events --
-    def _start_event_cursor(self, context):
+    def _start_event_cursor(self, state):
         """Remember the newest event before the first load: later ones are news."""
         account = self.account_id.sudo()
-        for event in context["client"].events(page=1, size=10)["content"]:
+        for event in state.client.events(page=1, size=10)["content"]:
             try:
                 event_id, created, _kind, _key = event_values(event)
             except MappingError:
@@ -510,24 +509,24 @@ class BillwerkSyncRun(models.Model):
             return
         account.last_event_at = account._now()
 
-    def _follow_events(self, context):
+    def _follow_events(self, state):
         """Fetch and apply every object named by an event since the last one seen."""
         account = self.account_id
         keys = {name: [] for name in ("customer", "subscription", "invoice")}
         newest = None
-        for event_id, created, kind, key in self._new_events(context):
+        for event_id, created, kind, key in self._new_events(state):
             newest = newest or (event_id, created)
             if kind and key and key not in keys[kind]:
                 keys[kind].append(key)
         for entity_name, entity_keys in keys.items():
-            self._apply_objects(ENTITIES_BY_NAME[entity_name], entity_keys, context)
+            self._apply_objects(ENTITIES_BY_NAME[entity_name], entity_keys, state)
         if newest:
             account.sudo().write(
                 {"last_event_id": newest[0], "last_event_at": newest[1]}
             )
         self._commit()
 
-    def _new_events(self, context):
+    def _new_events(self, state):
         """Events newest first, down to the last one seen (or the time mark).
 
         An event that cannot be read (no id, no time) is logged and passed
@@ -537,15 +536,13 @@ class BillwerkSyncRun(models.Model):
         oldest_wanted = account.last_event_at and account.last_event_at - OVERLAP
         page = 1
         while True:
-            content = context["client"].events(page=page, size=EVENT_PAGE_SIZE)[
-                "content"
-            ]
+            content = state.client.events(page=page, size=EVENT_PAGE_SIZE)["content"]
             for position, event in enumerate(content, start=1):
                 try:
                     event_id, created, kind, key = event_values(event)
                 except MappingError as error:
                     label = f"page {page}, event {position}"
-                    context["skips"].append(("event", label, str(error)))
+                    state.skip("event", label, str(error))
                     continue
                 if event_id == account.last_event_id or (
                     oldest_wanted and created and created < oldest_wanted
@@ -556,9 +553,9 @@ class BillwerkSyncRun(models.Model):
                 return
             page += 1
 
-    def _apply_objects(self, entity, keys, context):
+    def _apply_objects(self, entity, keys, state):
         """Read objects one by one; one Billwerk no longer has is archived."""
-        client = context["client"]
+        client = state.client
         for start in range(0, len(keys), APPLY_BATCH):
             payloads, gone = [], []
             for key in keys[start : start + APPLY_BATCH]:
@@ -567,11 +564,11 @@ class BillwerkSyncRun(models.Model):
                 except billwerk_errors.NotFound:
                     gone.append(key)
             with self.env.cr.savepoint():
-                self._apply(entity, payloads, context)
-                self._archive_gone(entity, gone, context)
+                self._apply(entity, payloads, state)
+                self._archive_gone(entity, gone, state)
             self._commit()
 
-    def _archive_gone(self, entity, keys, context):
+    def _archive_gone(self, entity, keys, state):
         if not keys:
             return
         # Events name invoices by handle or by id; the others by handle.
@@ -579,7 +576,7 @@ class BillwerkSyncRun(models.Model):
         domain += ["|", (entity.key_field, "in", keys), ("handle", "in", keys)]
         gone = self.env[entity.model].sudo().search(domain)
         gone.write({"active": False})
-        context["counts"][entity.name][2] += len(gone)
+        state.counts[entity.name].archived += len(gone)
 
     def _notification(self):
         self.ensure_one()

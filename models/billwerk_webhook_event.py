@@ -7,7 +7,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 
 from ..mapping.events import WEBHOOK_RETENTION
-from .transaction import commit_unless_testing
+from .commit_policy import commit_unless_testing
 
 _logger = logging.getLogger(__name__)
 

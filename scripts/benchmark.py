@@ -57,10 +57,11 @@ from odoo.addons.billwerk_connector.client.http_client import (
 )
 from odoo.addons.billwerk_connector.client.retry import READ_BURST, READ_RATE, Pacer
 from odoo.addons.billwerk_connector.mapping.entities import ENTITIES, INVOICE
-from odoo.addons.billwerk_connector.models import billwerk_sync_batch
+from odoo.addons.billwerk_connector.models import billwerk_sync_run_batch
 from odoo.addons.billwerk_connector.models.billwerk_account import BillwerkAccount
+from odoo.addons.billwerk_connector.models.sync_run_state import SyncRunState
 
-ADDON = Path(billwerk_sync_batch.__file__).resolve().parents[1]
+ADDON = Path(billwerk_sync_run_batch.__file__).resolve().parents[1]
 CEILING = READ_RATE * PAGE_SIZE  # records/s at Billwerk's documented GET rate
 
 
@@ -259,16 +260,11 @@ def purges(env, account, records, repeat=5):
 
 # -- (b) the write path alone --------------------------------------------------
 def _digest(payload):
-    return billwerk_sync_batch.payload_digest(payload)
+    return billwerk_sync_run_batch.payload_digest(payload)
 
 
-def _sync_context():
-    return {
-        "counts": {entity.name: [0, 0, 0] for entity in ENTITIES},
-        "currencies": {},
-        "countries": {},
-        "skips": [],
-    }
+def _sync_state():
+    return SyncRunState.for_entities(entity.name for entity in ENTITIES)
 
 
 def _mapped(page):
@@ -288,16 +284,16 @@ class WriteVariants:
         self.account = account
         self.run = run
         self.model = env["billwerk.invoice"].sudo().with_context(active_test=False)
-        self.context = _sync_context()
+        self.state = _sync_state()
         self._columns = None
 
     def addon(self, page):
-        self.run._apply(INVOICE, page, self.context)
+        self.run._apply(INVOICE, page, self.state)
 
     def naive(self, page):
         model, account = self.model, self.account
         for values in _mapped(page):
-            self.run._resolve_references(INVOICE, [values], self.context)
+            self.run._resolve_references(INVOICE, [values], self.state)
             existing = model.search(
                 [
                     ("account_id", "=", account.id),
@@ -335,7 +331,7 @@ class WriteVariants:
 
     def _resolve_raw(self, rows):
         cr, account = self.env.cr, self.account
-        currencies = self.context["currencies"]
+        currencies = self.state.currencies
         codes = {v.get("currency_code") for v in rows} - set(currencies) - {None}
         if codes:
             cr.execute(
@@ -344,7 +340,7 @@ class WriteVariants:
             currencies.update(cr.fetchall())
         for values in rows:
             values["currency_id"] = currencies.get(values.pop("currency_code", None))
-        relations = billwerk_sync_batch.RELATIONS[INVOICE.model]
+        relations = billwerk_sync_run_batch.RELATIONS[INVOICE.model]
         for field, handle_field, related in relations:
             handles = list({v[handle_field] for v in rows if v.get(handle_field)})
             ids = {}

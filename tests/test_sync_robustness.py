@@ -9,7 +9,7 @@ from odoo.tests import tagged
 
 from ..models import billwerk_account_scheduler
 from ..models.billwerk_account_lock import SyncAlreadyRunning
-from ..models.billwerk_sync_batch import BillwerkSyncBatch
+from ..models.billwerk_sync_run_batch import BillwerkSyncRunBatch
 from .common import BillwerkSandboxCase, lock_held_elsewhere
 
 
@@ -196,7 +196,7 @@ class TestBadRecords(BillwerkSandboxCase):
 
     def test_an_unexpected_error_ends_the_run_failed_with_words(self):
         with patch.object(
-            BillwerkSyncBatch,
+            BillwerkSyncRunBatch,
             "_link_pending_relations",
             side_effect=RuntimeError("a bug"),
         ):

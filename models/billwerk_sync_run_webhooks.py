@@ -24,12 +24,12 @@ class BillwerkSyncRunWebhooks(models.Model):
         ondelete={"webhook": "set default"},
     )
 
-    def _execute_mode(self, context):
+    def _execute_mode(self, state):
         if self.mode == "webhook":
-            return self._process_webhook_events(context)
-        return super()._execute_mode(context)
+            return self._process_webhook_events(state)
+        return super()._execute_mode(state)
 
-    def _process_webhook_events(self, context):
+    def _process_webhook_events(self, state):
         """Fetch each object once for all its pending events, in batches.
 
         An object Billwerk no longer has is archived; one it fails to give
@@ -64,11 +64,11 @@ class BillwerkSyncRunWebhooks(models.Model):
                 self._apply_webhook_batch(
                     ENTITIES_BY_NAME[kind],
                     {key: by_key[key] for key in keys[start : start + APPLY_BATCH]},
-                    context,
+                    state,
                 )
 
-    def _apply_webhook_batch(self, entity, events_by_key, context):
-        client = context["client"]
+    def _apply_webhook_batch(self, entity, events_by_key, state):
+        client = state.client
         payloads, gone, failed = [], [], {}
         for key in events_by_key:
             try:
@@ -80,8 +80,8 @@ class BillwerkSyncRunWebhooks(models.Model):
             except billwerk_errors.BillwerkError as error:
                 failed[key] = self._describe(error)
         with self.env.cr.savepoint():
-            self._apply(entity, payloads, context)
-            self._archive_gone(entity, gone, context)
+            self._apply(entity, payloads, state)
+            self._archive_gone(entity, gone, state)
             self._count_read(payloads)
             for key, events in events_by_key.items():
                 if key in failed:

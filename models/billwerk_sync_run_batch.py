@@ -14,6 +14,7 @@ from odoo.tools import SQL
 
 from ..mapping.entities import ENTITIES_BY_NAME, MAPPING_VERSION
 from ..mapping.readers import MappingError
+from .sync_run_state import EntityCounts
 
 # Customers given a contact per savepoint and commit after a run.
 CONTACT_BATCH = 100
@@ -59,42 +60,40 @@ def _column_value(field, value):
     return value
 
 
-class BillwerkSyncBatch(models.Model):
+class BillwerkSyncRunBatch(models.Model):
     _inherit = "billwerk.sync.run"
 
-    def _apply(self, entity, payloads, context):
+    def _apply(self, entity, payloads, state):
         """Store one page; a record that cannot be stored is skipped, not fatal.
 
         The page is written in one go; should the database refuse it (a value
         no check foresaw), each record is written alone so that only the
         culprits are skipped, with their reason in the run's log.
         """
-        incoming = self._map_payloads(entity, payloads, context)
+        incoming = self._map_payloads(entity, payloads, state)
         if not incoming:
             return
         try:
             with self.env.cr.savepoint():
-                done = self._upsert(entity, incoming, context)
+                done = self._upsert(entity, incoming, state)
         except Exception:  # any failure: retried record by record below
             self.env.invalidate_all()
-            done = [0, 0, 0]
+            done = EntityCounts()
             stored = 0
             for key, values in incoming.items():
                 try:
                     with self.env.cr.savepoint():
-                        one = self._upsert(entity, {key: values}, context)
+                        one = self._upsert(entity, {key: values}, state)
                 except Exception as error:  # noqa: BLE001 - skipped, reason on the run
                     self.env.invalidate_all()
-                    context["skips"].append((entity.name, key, skip_reason(error)))
+                    state.skip(entity.name, key, skip_reason(error))
                     continue
                 stored += 1
-                done = [a + b for a, b in zip(done, one, strict=True)]
+                done.add(one)
             if not stored and len(incoming) > 1:
                 # Nothing at all could be stored: the database, not the data.
                 raise
-        counts = context["counts"][entity.name]
-        for index, number in enumerate(done):
-            counts[index] += number
+        state.counts[entity.name].add(done)
         for field, child_name in entity.children:
             # Embedded objects may leave out the invoice they sit in.
             embedded = [
@@ -106,9 +105,9 @@ class BillwerkSyncBatch(models.Model):
                 for item in payload[field]
             ]
             if embedded:
-                self._apply(ENTITIES_BY_NAME[child_name], embedded, context)
+                self._apply(ENTITIES_BY_NAME[child_name], embedded, state)
 
-    def _map_payloads(self, entity, payloads, context):
+    def _map_payloads(self, entity, payloads, state):
         """Field values by key; payloads breaking the documented types are skipped."""
         incoming = {}
         for position, payload in enumerate(payloads, start=1):
@@ -120,13 +119,13 @@ class BillwerkSyncBatch(models.Model):
                 key = entity.key_of(payload) or self.env._(
                     "item %(position)s of a page", position=position
                 )
-                context["skips"].append((entity.name, key, str(error)))
+                state.skip(entity.name, key, str(error))
                 continue
             values["sync_hash"] = payload_digest(payload)
             incoming[values[entity.key_field]] = values
         return incoming
 
-    def _upsert(self, entity, incoming, context):
+    def _upsert(self, entity, incoming, state):
         """One search, one create, a write per changed record; returns the counts.
 
         Works on copies: a failed attempt must leave ``incoming`` as it was
@@ -158,25 +157,25 @@ class BillwerkSyncBatch(models.Model):
             or existing[key]["sync_hash"] != values["sync_hash"]
             or needs_partner(key)
         }
-        counts = [0, 0, 0]
+        counts = EntityCounts()
         if not changed:
             return counts
-        self._resolve_references(entity, list(changed.values()), context)
+        self._resolve_references(entity, list(changed.values()), state)
         if link_partners:
             self._link_partners([v for k, v in changed.items() if needs_partner(k)])
         to_create = []
         for key, values in changed.items():
             if key in existing:
                 model.browse(existing[key]["id"]).write(values)
-                counts[1] += 1
+                counts.updated += 1
                 if existing[key]["active"] and not values["active"]:
-                    counts[2] += 1
+                    counts.archived += 1
             else:
                 values["account_id"] = account.id
                 to_create.append(values)
         if to_create:
             self._insert(model, to_create)
-            counts[0] += len(to_create)
+            counts.created += len(to_create)
         return counts
 
     def _insert(self, model, values_list):
@@ -227,17 +226,17 @@ class BillwerkSyncBatch(models.Model):
         # One2many sides (a plan's subscriptions...) may be cached stale.
         self.env.invalidate_all()
 
-    def _resolve_references(self, entity, values_list, context):
+    def _resolve_references(self, entity, values_list, state):
         """Turn codes and handles into ids: one search per kind for the batch."""
         account = self.account_id
-        currencies = context["currencies"]
+        currencies = state.currencies
         self._fill_cache(
             currencies,
             "res.currency",
             "name",
             {v.get("currency_code") for v in values_list},
         )
-        countries = context["countries"]
+        countries = state.countries
         self._fill_cache(
             countries,
             "res.country",

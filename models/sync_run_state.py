@@ -1,0 +1,51 @@
+"""What one synchronization run carries from step to step.
+
+A run reads pages through one client, counts per entity what it created,
+updated and archived, collects the records it had to skip (with their reason,
+for the run's log) and caches the currencies and countries it resolved. The
+OCA's connector calls this a work context; here it is a plain dataclass, named
+so that it never reads like Odoo's ``env.context``.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+@dataclass
+class EntityCounts:
+    """Records of one entity a run created, updated and archived."""
+
+    created: int = 0
+    updated: int = 0
+    archived: int = 0
+
+    def add(self, other):
+        self.created += other.created
+        self.updated += other.updated
+        self.archived += other.archived
+
+
+class Skip(NamedTuple):
+    """A record Billwerk sent that could not be stored, and why."""
+
+    entity: str
+    key: str
+    reason: str
+
+
+@dataclass
+class SyncRunState:
+    """The state of a run in progress (see the module's docstring)."""
+
+    client: Any = None
+    counts: dict[str, EntityCounts] = field(default_factory=dict)
+    skips: list[Skip] = field(default_factory=list)
+    currencies: dict[str, int] = field(default_factory=dict)
+    countries: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def for_entities(cls, entity_names):
+        return cls(counts={name: EntityCounts() for name in entity_names})
+
+    def skip(self, entity, key, reason):
+        self.skips.append(Skip(entity, key, reason))
