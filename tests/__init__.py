@@ -18,3 +18,4 @@ from . import test_member_screens
 from . import test_sync_history
 from . import test_posting_guards
 from . import test_ledger_reconciliation
+from . import test_odoo_runner

@@ -179,11 +179,15 @@ class PostingCase(BillwerkSandboxCase):
     # The third sandbox account bills in KWD (three decimals) too.
     # Berlin Bikes is a test account, which never posts: live here.
     sandbox_options = {
-        "customers": 40,
+        "customers": 20,
         "plans": 4,
-        "invoices": 120,
+        "invoices": 60,
         "accounts": [{}, {}, {"state": "live"}],
     }
+    # True: the class's tests all start from the first posting of the
+    # account (default settings), made once in ``setUpClass`` and rolled back
+    # to after each test; its result is ``first_post``.
+    post_in_setup = False
 
     @classmethod
     def setUpClass(cls):
@@ -200,6 +204,9 @@ class PostingCase(BillwerkSandboxCase):
             groups="base.group_user,account.group_account_manager,"
             "billwerk_connector.group_billwerk_account",
         )
+        if cls.post_in_setup:
+            cls.switch_posting_on()
+            cls.first_post = cls.post()
 
     # Units per company currency unit, from the year 2000 on: the sandbox's
     # documents are never without a rate (tests of rates make their own).
@@ -261,14 +268,16 @@ class PostingCase(BillwerkSandboxCase):
         self.manager.company_ids |= company
         return account, taxes
 
-    def switch_posting_on(self, account=None, post_from="2000-01-01"):
-        account = account or self.account
-        account.with_user(self.manager).write(
+    @classmethod
+    def switch_posting_on(cls, account=None, post_from="2000-01-01"):
+        account = account or cls.account
+        account.with_user(cls.manager).write(
             {"post_invoices": True, "post_from": post_from, "rate_max_age_days": 0}
         )
 
-    def post(self, account=None):
-        return self.env["billwerk.posting"]._post_account(account or self.account)
+    @classmethod
+    def post(cls, account=None):
+        return cls.env["billwerk.posting"]._post_account(account or cls.account)
 
     def invoices(self, account=None, **extra):
         domain = [("account_id", "=", (account or self.account).id)]

@@ -16,6 +16,28 @@ class WorkerKilled(BaseException):
     """A worker's end: no ``except Exception`` catches it, as none catches a kill."""
 
 
+class BookedInvoices:
+    """The account's invoices due for posting and the entries booking them."""
+
+    def postable(self):
+        return self.invoices().filtered(lambda i: i.state in POSTED_STATES)
+
+    def booked_moves(self):
+        return self.env["account.move"].search(
+            [
+                ("billwerk_account", "=", self.account.billwerk_id),
+                ("billwerk_document", "=like", "invoice/%"),
+            ]
+        )
+
+
+class TransactionsOfTheAccount:
+    def payments(self, account=None):
+        return self.env["billwerk.transaction"].search(
+            [("account_id", "=", (account or self.account).id)]
+        )
+
+
 @tagged("post_install", "-at_install")
 class TestInvoicesArePosted(PostingCase):
     def post_everything_with(self, rounding, account=None):
@@ -56,28 +78,6 @@ class TestInvoicesArePosted(PostingCase):
         self.assertTrue(others.filtered(lambda i: i.state == "cancelled"))
         self.assertFalse(others.move_id, "drafts and cancelled invoices stay out")
 
-    def test_a_posted_invoice_reads_like_the_billwerk_one(self):
-        self.switch_posting_on()
-        self.post()
-        invoice = self.invoices(state="settled")[0]
-        move = invoice.move_id
-        self.assertEqual(move.move_type, "out_invoice")
-        self.assertEqual(move.partner_id, invoice.customer_id.partner_id)
-        self.assertEqual(move.journal_id, self.account.sale_journal_id)
-        self.assertEqual(self.account.sale_journal_id.name, "Billwerk")
-        self.assertTrue(move.name.endswith(f"/{invoice.number}"), move.name)
-        self.assertEqual(move.display_name, move.name, "the number once, not twice")
-        self.assertEqual(move.payment_reference, invoice.handle)
-        self.assertEqual(move.billwerk_invoice_id, invoice)
-        lines = move.invoice_line_ids
-        self.assertEqual(len(lines), len(invoice.order_lines))
-        self.assertTrue(all(line.tax_ids for line in lines))
-        self.assertEqual(
-            invoice.plan_id.product_id, lines[0].product_id, "plan lines: its product"
-        )
-        action = invoice.action_open_move()
-        self.assertEqual(action["res_id"], move.id)
-
     def test_invoices_created_before_post_from_are_not_posted(self):
         zone = self.account._billwerk_zone()
 
@@ -105,14 +105,6 @@ class TestInvoicesArePosted(PostingCase):
 
 @tagged("post_install", "-at_install")
 class TestWaitingInvoices(PostingCase):
-    def test_prefilled_with_the_companys_tax_of_each_rate(self):
-        self.switch_posting_on()
-        self.post()
-        mappings = self.account.tax_mapping_ids
-        self.assertTrue(mappings)
-        for mapping in mappings:
-            self.assertEqual(mapping.tax_id, self.taxes[mapping.vat_rate])
-
     def test_missing_tax_waits_with_its_reason_then_posts(self):
         self.switch_posting_on()
         mapping = (
@@ -144,13 +136,6 @@ class TestWaitingInvoices(PostingCase):
         self.account.invalidate_recordset()
         self.assertFalse(self.account.waiting_summary)
 
-    def test_a_tax_of_another_rate_is_refused(self):
-        self.switch_posting_on()
-        self.post()
-        mapping = self.account.tax_mapping_ids.filtered(lambda m: m.vat_rate == 0.25)
-        with self.assertRaisesRegex(ValidationError, "it is 19 %"):
-            mapping.with_user(self.manager).tax_id = self.taxes[0.19]
-
     def test_a_locked_period_waits(self):
         self.switch_posting_on()
         newest = self.invoices().sorted("created")[-1].created.date()
@@ -180,69 +165,19 @@ class TestWaitingInvoices(PostingCase):
         for invoice in in_dkk:
             self.assert_exact(invoice)
 
-    def test_a_waiting_invoice_never_stops_the_others(self):
-        self.switch_posting_on()
-        self.post()
-        self.assertTrue(self.invoices().filtered("move_id"))
-
 
 @tagged("post_install", "-at_install")
-class TestExactlyOnce(PostingCase):
-    def postable(self):
-        return self.invoices().filtered(lambda i: i.state in POSTED_STATES)
-
-    def booked_moves(self):
-        return self.env["account.move"].search(
-            [
-                ("billwerk_account", "=", self.account.billwerk_id),
-                ("billwerk_document", "=like", "invoice/%"),
-            ]
-        )
+class TestExactlyOnce(BookedInvoices, PostingCase):
+    post_in_setup = True
 
     def test_a_rerun_posts_nothing_twice(self):
-        self.switch_posting_on()
-        self.post()
         before = self.booked_moves()
         self.assertEqual(len(before), len(self.postable()))
         result = self.post()
         self.assertEqual(result.invoices, 0)
         self.assertEqual(self.booked_moves(), before)
 
-    def test_a_crash_mid_batch_leaves_no_half_posted_invoice(self):
-        self.switch_posting_on()
-        original = type(self.env["account.move"]).action_post
-        calls = []
-
-        def crash_on_second_batch(moves):
-            calls.append(len(moves))
-            if len(calls) == 2:
-                raise WorkerKilled()
-            return original(moves)
-
-        # Not assertRaises: Odoo's rolls back a savepoint around its block,
-        # and what the first batch saved is what this test is about.
-        crashed = False
-        with patch.object(
-            type(self.env["account.move"]), "action_post", crash_on_second_batch
-        ):
-            try:
-                self.post()
-            except WorkerKilled:
-                crashed = True
-        self.assertTrue(crashed)
-        self.env.invalidate_all()
-        posted = self.postable().filtered("move_id")
-        self.assertEqual(len(posted), calls[0], "the first batch stays posted")
-        self.assertEqual(
-            len(self.booked_moves()), len(posted), "no entry without its invoice"
-        )
-        self.post()
-        self.assertEqual(len(self.booked_moves()), len(self.postable()))
-        self.assertFalse(self.postable().filtered(lambda i: not i.move_id))
-
     def test_a_copy_synced_again_finds_its_entry(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.postable()[0]
         move = invoice.move_id
         invoice.sudo().move_id = False  # as if the copy had been deleted and re-read
@@ -251,8 +186,6 @@ class TestExactlyOnce(PostingCase):
         self.assertEqual(len(self.booked_moves()), len(self.postable()))
 
     def test_the_database_refuses_a_second_entry_for_a_document(self):
-        self.switch_posting_on()
-        self.post()
         move = self.booked_moves()[0]
         with self.assertRaises(psycopg2.IntegrityError), self.cr.savepoint():
             move.sudo().copy(
@@ -263,8 +196,6 @@ class TestExactlyOnce(PostingCase):
             )
 
     def test_nobody_relinks_an_entry_by_hand(self):
-        self.switch_posting_on()
-        self.post()
         move = self.booked_moves()[0]
         with self.assertRaises(UserError):
             move.with_user(self.manager).billwerk_document = "invoice/forged"
@@ -426,6 +357,8 @@ class TestTwoCompanies(PostingCase):
 
 @tagged("post_install", "-at_install")
 class TestCreditNotes(PostingCase):
+    post_in_setup = True
+
     def assert_note_exact(self, note):
         move = note.move_id
         currency = move.currency_id
@@ -437,8 +370,7 @@ class TestCreditNotes(PostingCase):
         )
 
     def test_credit_notes_are_posted_against_their_invoice(self):
-        self.switch_posting_on()
-        result = self.post()
+        result = self.first_post
         notes = self.env["billwerk.credit.note"].search(
             [("account_id", "=", self.account.id)]
         )
@@ -448,8 +380,6 @@ class TestCreditNotes(PostingCase):
             self.assert_note_exact(note)
 
     def test_a_refund_in_billwerk_becomes_a_linked_credit_note(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.invoices(state="settled").filtered(
             lambda i: not i.credit_note_ids
         )[0]
@@ -489,15 +419,11 @@ class TestInvoicesCopiedBeforePosting(PostingCase):
 
 
 @tagged("post_install", "-at_install")
-class TestPayments(PostingCase):
-    def payments(self, account=None):
-        return self.env["billwerk.transaction"].search(
-            [("account_id", "=", (account or self.account).id)]
-        )
+class TestPayments(TransactionsOfTheAccount, PostingCase):
+    post_in_setup = True
 
     def test_settled_invoices_read_paid_and_partly_settled_ones_partly_paid(self):
-        self.switch_posting_on()
-        result = self.post()
+        result = self.first_post
         settles = self.payments().filtered(
             lambda t: t.type == "settle" and t.state == "settled"
         )
@@ -522,8 +448,6 @@ class TestPayments(PostingCase):
         self.assertEqual(self.account.payment_journal_id.name, "Billwerk payments")
 
     def test_partial_then_full_settlement_in_billwerk(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.invoices(state="pending").filtered(
             lambda i: not i.settled_amount and not i.credit_note_ids
         )[0]
@@ -546,8 +470,6 @@ class TestPayments(PostingCase):
         self.assertEqual(len(invoice.transaction_ids.payment_id), 2, "booked once")
 
     def test_a_refund_is_paid_out_against_its_credit_note(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.invoices(state="settled").filtered(
             lambda i: not i.credit_note_ids
         )[0]
@@ -558,6 +480,131 @@ class TestPayments(PostingCase):
         self.assertEqual(refund.payment_id.payment_type, "outbound")
         self.assertEqual(note.move_id.payment_state, "paid")
         self.assertEqual(invoice.move_id.payment_state, "paid")
+
+    def test_a_crash_and_a_rerun_book_no_payment_twice(self):
+        booked = self.env["account.payment"].search_count(
+            [("billwerk_account", "=", self.account.billwerk_id)]
+        )
+        transaction = self.payments().filtered("payment_id")[0]
+        payment = transaction.payment_id
+        transaction.sudo().payment_id = False  # a copy re-read after a crash
+        self.post()
+        self.post()
+        self.assertEqual(transaction.payment_id, payment)
+        self.assertEqual(
+            self.env["account.payment"].search_count(
+                [("billwerk_account", "=", self.account.billwerk_id)]
+            ),
+            booked,
+        )
+
+    def test_open_receivables_equal_what_billwerk_reports_open(self):
+        for invoice in self.invoices().filtered("move_id"):
+            currency = invoice.currency_id
+            expected = minor(
+                invoice.amount
+                - invoice.settled_amount
+                - invoice.credited_amount
+                + invoice.refunded_amount,
+                currency,
+            )
+            if invoice.reversal_move_id:
+                expected = 0
+            self.assertEqual(
+                minor(invoice.move_id.amount_residual, currency),
+                expected,
+                invoice.handle,
+            )
+
+    def test_the_account_screen_counts_paid_open_and_waiting(self):
+        posted = self.invoices().filtered("move_id")
+        paid = posted.filtered(
+            lambda i: i.move_id.payment_state in ("paid", "in_payment", "reversed")
+        )
+        self.assertEqual(self.account.paid_invoice_count, len(paid))
+        self.assertEqual(self.account.open_invoice_count, len(posted - paid))
+        self.assertTrue(paid and posted - paid)
+
+
+@tagged("post_install", "-at_install")
+class TestPostedInvoices(PostingCase):
+    """What the first posting of an account shows, with the default settings."""
+
+    post_in_setup = True
+
+    def test_a_posted_invoice_reads_like_the_billwerk_one(self):
+        invoice = self.invoices(state="settled")[0]
+        move = invoice.move_id
+        self.assertEqual(move.move_type, "out_invoice")
+        self.assertEqual(move.partner_id, invoice.customer_id.partner_id)
+        self.assertEqual(move.journal_id, self.account.sale_journal_id)
+        self.assertEqual(self.account.sale_journal_id.name, "Billwerk")
+        self.assertTrue(move.name.endswith(f"/{invoice.number}"), move.name)
+        self.assertEqual(move.display_name, move.name, "the number once, not twice")
+        self.assertEqual(move.payment_reference, invoice.handle)
+        self.assertEqual(move.billwerk_invoice_id, invoice)
+        lines = move.invoice_line_ids
+        self.assertEqual(len(lines), len(invoice.order_lines))
+        self.assertTrue(all(line.tax_ids for line in lines))
+        self.assertEqual(
+            invoice.plan_id.product_id, lines[0].product_id, "plan lines: its product"
+        )
+        action = invoice.action_open_move()
+        self.assertEqual(action["res_id"], move.id)
+
+    def test_prefilled_with_the_companys_tax_of_each_rate(self):
+        mappings = self.account.tax_mapping_ids
+        self.assertTrue(mappings)
+        for mapping in mappings:
+            self.assertEqual(mapping.tax_id, self.taxes[mapping.vat_rate])
+
+    def test_a_tax_of_another_rate_is_refused(self):
+        mapping = self.account.tax_mapping_ids.filtered(lambda m: m.vat_rate == 0.25)
+        with self.assertRaisesRegex(ValidationError, "it is 19 %"):
+            mapping.with_user(self.manager).tax_id = self.taxes[0.19]
+
+    def test_a_waiting_invoice_never_stops_the_others(self):
+        self.assertTrue(self.invoices().filtered("move_id"))
+
+
+@tagged("post_install", "-at_install")
+class TestACrashMidBatch(BookedInvoices, PostingCase):
+    def test_a_crash_mid_batch_leaves_no_half_posted_invoice(self):
+        self.switch_posting_on()
+        original = type(self.env["account.move"]).action_post
+        calls = []
+
+        def crash_on_second_batch(moves):
+            calls.append(len(moves))
+            if len(calls) == 2:
+                raise WorkerKilled()
+            return original(moves)
+
+        # Not assertRaises: Odoo's rolls back a savepoint around its block,
+        # and what the first batch saved is what this test is about.
+        crashed = False
+        with patch.object(
+            type(self.env["account.move"]), "action_post", crash_on_second_batch
+        ):
+            try:
+                self.post()
+            except WorkerKilled:
+                crashed = True
+        self.assertTrue(crashed)
+        self.env.invalidate_all()
+        posted = self.postable().filtered("move_id")
+        self.assertEqual(len(posted), calls[0], "the first batch stays posted")
+        self.assertEqual(
+            len(self.booked_moves()), len(posted), "no entry without its invoice"
+        )
+        self.post()
+        self.assertEqual(len(self.booked_moves()), len(self.postable()))
+        self.assertFalse(self.postable().filtered(lambda i: not i.move_id))
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentSettings(TransactionsOfTheAccount, PostingCase):
+    """Settings made before the first posting: journals per payment type."""
 
     def test_payment_types_go_to_their_own_journal(self):
         other = self.env["account.journal"].create(
@@ -601,56 +648,6 @@ class TestPayments(PostingCase):
         self.assertFalse(self.payments().filtered("payment_id"))
         self.account.invalidate_recordset()
         self.assertIn("payments wait", self.account.waiting_summary)
-
-    def test_a_crash_and_a_rerun_book_no_payment_twice(self):
-        self.switch_posting_on()
-        self.post()
-        booked = self.env["account.payment"].search_count(
-            [("billwerk_account", "=", self.account.billwerk_id)]
-        )
-        transaction = self.payments().filtered("payment_id")[0]
-        payment = transaction.payment_id
-        transaction.sudo().payment_id = False  # a copy re-read after a crash
-        self.post()
-        self.post()
-        self.assertEqual(transaction.payment_id, payment)
-        self.assertEqual(
-            self.env["account.payment"].search_count(
-                [("billwerk_account", "=", self.account.billwerk_id)]
-            ),
-            booked,
-        )
-
-    def test_open_receivables_equal_what_billwerk_reports_open(self):
-        self.switch_posting_on()
-        self.post()
-        for invoice in self.invoices().filtered("move_id"):
-            currency = invoice.currency_id
-            expected = minor(
-                invoice.amount
-                - invoice.settled_amount
-                - invoice.credited_amount
-                + invoice.refunded_amount,
-                currency,
-            )
-            if invoice.reversal_move_id:
-                expected = 0
-            self.assertEqual(
-                minor(invoice.move_id.amount_residual, currency),
-                expected,
-                invoice.handle,
-            )
-
-    def test_the_account_screen_counts_paid_open_and_waiting(self):
-        self.switch_posting_on()
-        self.post()
-        posted = self.invoices().filtered("move_id")
-        paid = posted.filtered(
-            lambda i: i.move_id.payment_state in ("paid", "in_payment", "reversed")
-        )
-        self.assertEqual(self.account.paid_invoice_count, len(paid))
-        self.assertEqual(self.account.open_invoice_count, len(posted - paid))
-        self.assertTrue(paid and posted - paid)
 
     def test_each_company_books_its_own_payments(self):
         other_account, _taxes = self.connected_company(
