@@ -42,6 +42,9 @@ def local_day(moment, zone):
 
 @tagged("post_install", "-at_install")
 class TestLedgerReconciliation(PostingCase):
+    # Enough invoices for every case the report explains (posted once below).
+    sandbox_options = {**PostingCase.sandbox_options, "customers": 40, "invoices": 120}
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
