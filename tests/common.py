@@ -279,10 +279,11 @@ class PostingCase(BillwerkSandboxCase):
     def post(cls, account=None):
         return cls.env["billwerk.posting"]._post_account(account or cls.account)
 
-    def invoices(self, account=None, **extra):
-        domain = [("account_id", "=", (account or self.account).id)]
+    @classmethod
+    def invoices(cls, account=None, **extra):
+        domain = [("account_id", "=", (account or cls.account).id)]
         domain += [(name, "=", value) for name, value in extra.items()]
-        return self.env["billwerk.invoice"].search(domain)
+        return cls.env["billwerk.invoice"].search(domain)
 
     def assert_exact(self, invoice):
         move = invoice.move_id

@@ -232,12 +232,14 @@ class TestOneBillwerkAccountOneCompany(PostingCase):
 
 @tagged("post_install", "-at_install")
 class TestNothingIsSilentlyLeftOut(PostingCase):
-    def start_mid_history(self):
-        invoices = self.invoices().sorted("created")
-        middle = invoices[len(invoices) // 2].created.date()
-        self.switch_posting_on(post_from=middle)
-        self.post()
-        return middle
+    """Posting started mid-history: the earlier invoices' documents are counted."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        invoices = cls.invoices().sorted("created")
+        cls.switch_posting_on(post_from=invoices[len(invoices) // 2].created.date())
+        cls.post()
 
     def earlier_with_payments(self):
         return self.invoices().filtered(
@@ -250,7 +252,6 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
         )
 
     def test_documents_of_earlier_invoices_are_counted_until_decided(self):
-        self.start_mid_history()
         earlier = self.earlier_with_payments()
         self.assertGreaterEqual(len(earlier), 2)
         account = self.account.with_user(self.manager)
@@ -282,15 +283,17 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
         self.assertEqual(bool(account.before_start_count), bool(remaining))
 
     def test_only_accounting_managers_decide(self):
-        self.start_mid_history()
         earlier = self.earlier_with_payments()[:1]
         for action in ("action_mark_booked_elsewhere", "action_post_with_documents"):
             with self.subTest(action=action), self.assertRaises(AccessError):
                 getattr(earlier.with_user(self.billwerk_user), action)()
 
+
+@tagged("post_install", "-at_install")
+class TestWhatWaitsAfterTheFirstPosting(PostingCase):
+    post_in_setup = True
+
     def test_a_refund_waits_for_its_credit_note(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.invoices(state="settled").filtered("move_id")[0]
         refund = self.env["billwerk.transaction"].create(
             {
@@ -310,8 +313,6 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
         self.assertIn(invoice.move_id.payment_state, ("paid", "in_payment"))
 
     def test_an_entry_changed_in_odoo_is_reported_with_both_figures(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.invoices(state="pending").filtered("move_id")[0]
         move = invoice.move_id
         move.button_draft()
@@ -328,8 +329,6 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
         self.assertEqual(listed, move)
 
     def test_a_reversal_waits_while_its_day_is_locked(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.invoices(state="pending").filtered("move_id")[0]
         self.env.company.sale_lock_date = self.account._billwerk_today()
         self.sandbox.cancel_invoice(self.key, invoice.billwerk_id)
@@ -343,6 +342,7 @@ class TestNothingIsSilentlyLeftOut(PostingCase):
 class TestPaymentsInOrder(PostingCase):
     # Enough invoices that some posted one is still wholly open in Billwerk.
     sandbox_options = {**PostingCase.sandbox_options, "customers": 40, "invoices": 120}
+    post_in_setup = True
 
     def open_in_billwerk(self):
         """A posted invoice on which Billwerk has everything open."""
@@ -358,8 +358,6 @@ class TestPaymentsInOrder(PostingCase):
         )[0]
 
     def test_two_settlements_in_two_batches_both_pay_their_invoice(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.open_in_billwerk()
         third = minor(invoice.amount, invoice.currency_id) // 3
         self.sandbox.settle_invoice(self.key, invoice.billwerk_id, amount=third)
@@ -377,8 +375,6 @@ class TestPaymentsInOrder(PostingCase):
         self.assertEqual(invoice.move_id.payment_state, "paid")
 
     def test_a_credit_note_waits_for_the_payments_of_its_invoice(self):
-        self.switch_posting_on()
-        self.post()
         invoice = self.open_in_billwerk()
         self.sandbox.settle_invoice(self.key, invoice.billwerk_id)
         half = minor(invoice.amount, invoice.currency_id) // 2
