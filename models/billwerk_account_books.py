@@ -102,7 +102,9 @@ class BillwerkAccountBooks(models.Model):
         groups=BOOKS_READERS,
     )
     before_start_summary = fields.Text(
-        compute="_compute_before_start", groups=BOOKS_READERS
+        string="Earlier invoices' documents by kind",
+        compute="_compute_before_start",
+        groups=BOOKS_READERS,
     )
 
     differing_entry_count = fields.Integer(
@@ -111,7 +113,9 @@ class BillwerkAccountBooks(models.Model):
         groups=BOOKS_READERS,
     )
     differing_entries = fields.Text(
-        compute="_compute_differing_entries", groups=BOOKS_READERS
+        string="Entries that differ, with both figures",
+        compute="_compute_differing_entries",
+        groups=BOOKS_READERS,
     )
 
     def _differing_entries(self):

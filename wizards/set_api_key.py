@@ -43,8 +43,8 @@ class BillwerkSetApiKey(models.TransientModel):
     current_account_name = fields.Char(compute="_compute_current_account_name")
     synchronized_summary = fields.Text(readonly=True)
     # What the books hold of the current account: it stays, whatever is chosen.
-    posted_summary = fields.Text(readonly=True)
-    current_posts = fields.Boolean(readonly=True)
+    posted_summary = fields.Text(string="Posted from this account", readonly=True)
+    current_posts = fields.Boolean(string="Posts to accounting", readonly=True)
     current_has_data = fields.Boolean(readonly=True)
     # Data kept from the new key's account at an earlier switch, if any.
     kept_account_id = fields.Many2one("billwerk.account", readonly=True)
