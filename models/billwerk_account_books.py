@@ -229,16 +229,37 @@ class BillwerkAccountBooks(models.Model):
             if not count:
                 continue
             account.before_start_count = count
-            account.before_start_summary = self.env._(
-                "%(payments)s payments and refunds (%(payment_amounts)s) and "
-                "%(notes)s credit notes (%(note_amounts)s) belong to invoices "
-                "created before posting started: post them with their invoice, "
-                "or mark them booked elsewhere.",
-                payments=sum(row[1] for row in payments),
-                payment_amounts=account._amounts_text(payments),
-                notes=sum(row[1] for row in notes),
-                note_amounts=account._amounts_text(notes),
-            )
+            payment_count = sum(row[1] for row in payments)
+            note_count = sum(row[1] for row in notes)
+            # Name only what there is: "0 credit notes (0)" reads like a fault.
+            if payment_count and note_count:
+                message = self.env._(
+                    "%(payments)s payments and refunds (%(payment_amounts)s) and "
+                    "%(notes)s credit notes (%(note_amounts)s) belong to invoices "
+                    "created before posting started: post them with their invoice, "
+                    "or mark them booked elsewhere.",
+                    payments=payment_count,
+                    payment_amounts=account._amounts_text(payments),
+                    notes=note_count,
+                    note_amounts=account._amounts_text(notes),
+                )
+            elif payment_count:
+                message = self.env._(
+                    "%(payments)s payments and refunds (%(payment_amounts)s) belong "
+                    "to invoices created before posting started: post them with "
+                    "their invoice, or mark them booked elsewhere.",
+                    payments=payment_count,
+                    payment_amounts=account._amounts_text(payments),
+                )
+            else:
+                message = self.env._(
+                    "%(notes)s credit notes (%(note_amounts)s) belong to invoices "
+                    "created before posting started: post them with their invoice, "
+                    "or mark them booked elsewhere.",
+                    notes=note_count,
+                    note_amounts=account._amounts_text(notes),
+                )
+            account.before_start_summary = message
 
     def _amounts_text(self, rows):
         """``1,234.00 DKK, 50.00 EUR``: one amount per currency."""

@@ -498,6 +498,12 @@ class PostingBook:
                 "company_id": self.company.id,
             }
         )
+        # Named in every language of the database, as the products are: an
+        # accountant working in German or Danish reads it in their language.
+        for code, _label in self.env["res.lang"].get_installed():
+            if code != (self.env.lang or "en_US"):
+                localized = journal.with_context(lang=code)
+                localized.name = localized.env._("Billwerk payments")
         # The journal's own account is the outstanding account: the money the
         # acquirer holds is booked there, and the invoice reads Paid at once.
         (

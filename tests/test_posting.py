@@ -665,3 +665,55 @@ class TestPaymentSettings(TransactionsOfTheAccount, PostingCase):
         self.assertNotEqual(
             self.account.payment_journal_id, other_account.payment_journal_id
         )
+
+
+@tagged("post_install", "-at_install")
+class TestNamesInTheAccountantsLanguage(PostingCase):
+    """What posting makes (the payment journal, the products of add-ons and
+    fees) is named in every language of the database, as Odoo's own journals
+    are: an accountant working in German or Danish reads their own words."""
+
+    # Billwerk's line origins in German and Danish, as i18n/ translates them.
+    ORIGINS = {
+        "add_on": ("Add-on", "Tilkøb"),
+        "ondemand": ("Einmalige Belastung", "Engangsopkrævning"),
+        "additional_cost": ("Zusatzkosten", "Ekstraomkostning"),
+        "credit": ("Guthaben", "Kredit"),
+        "discount": ("Rabatt", "Rabat"),
+        "setup_fee": ("Einrichtungsgebühr", "Oprettelsesgebyr"),
+        "surcharge_fee": ("Zuschlagsgebühr", "Tillægsgebyr"),
+        "metered_billing_product": (
+            "Nutzungsbasierte Abrechnung",
+            "Forbrugsbaseret afregning",
+        ),
+        "other": ("Sonstige", "Andet"),
+    }
+
+    def test_payment_journal_and_line_products_read_german_and_danish(self):
+        for code in ("de_DE", "da_DK"):
+            self.env["res.lang"]._activate_lang(code)
+        self.switch_posting_on()
+        self.post()
+        journal = self.account.payment_journal_id
+        self.assertEqual(
+            {code: journal.with_context(lang=code).name for code in LANGS},
+            {
+                "en_US": "Billwerk payments",
+                "de_DE": "Billwerk-Zahlungen",
+                "da_DK": "Billwerk-betalinger",
+            },
+        )
+        rows = self.account.line_product_ids
+        self.assertTrue(rows, "the sandbox bills lines besides plans")
+        for row in rows:
+            german, danish = self.ORIGINS[row.origin]
+            product = row.product_id
+            self.assertEqual(
+                product.with_context(lang="de_DE").name, f"Billwerk: {german}"
+            )
+            self.assertEqual(
+                product.with_context(lang="da_DK").name, f"Billwerk: {danish}"
+            )
+
+
+LANGS = ("en_US", "de_DE", "da_DK")
