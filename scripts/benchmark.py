@@ -42,7 +42,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from unittest.mock import patch
 
@@ -60,6 +59,7 @@ from odoo.addons.billwerk_connector.mapping.entities import ENTITIES, INVOICE
 from odoo.addons.billwerk_connector.models import billwerk_sync_run_batch
 from odoo.addons.billwerk_connector.models.billwerk_account import BillwerkAccount
 from odoo.addons.billwerk_connector.models.sync_run_state import SyncRunState
+from odoo.addons.billwerk_connector.sandbox.launcher import SandboxProcess, sandbox_args
 
 ADDON = Path(billwerk_sync_run_batch.__file__).resolve().parents[1]
 CEILING = READ_RATE * PAGE_SIZE  # records/s at Billwerk's documented GET rate
@@ -117,64 +117,6 @@ def reset_peak_memory():
     except OSError:
         return False
     return True
-
-
-# -- the sandbox, in a process of its own ---------------------------------------
-class SandboxProcess:
-    """``python -m sandbox`` with one account; ``stats`` asks it what it served."""
-
-    def __init__(self, *args):
-        command = [sys.executable, "-m", "sandbox", "--accounts", "1", *args]
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, cwd=ADDON, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            self.url = self._field("url")
-            self.key = self._field("account")
-        except Exception:
-            self.stop()
-            raise
-        self.root = self.url.split("/v1/")[0]
-
-    def _field(self, name):
-        line = self.process.stdout.readline().rstrip("\n").split("\t")
-        if line[0] != name:
-            raise RuntimeError(f"The sandbox said {line!r} instead of {name!r}.")
-        return line[1]
-
-    def _call(self, path, method="GET"):
-        request = urllib.request.Request(self.root + path, method=method)
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return json.loads(answer.read())
-
-    def stats(self, prefix="/v1/"):
-        return self._call(f"/_sandbox/stats?prefix={prefix}")
-
-    def clear_log(self):
-        self._call("/_sandbox/clear_log", method="POST")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-
-def sandbox_args(sizes, *extra):
-    args = ["--seed", "11", *extra]
-    for name, value in sizes.items():
-        args += [f"--{name}", str(value)]
-    return args
 
 
 def connect_account(env, url, key, name):
@@ -532,7 +474,7 @@ def rss_probe(env):
     """Child mode: first load of an account with BENCH_RSS_INVOICES invoices."""
     invoices = _int("BENCH_RSS_INVOICES", 1000)
     sizes = dict(RSS_BASE, invoices=invoices)
-    with SandboxProcess(*sandbox_args(sizes, "--no-rate-limit")) as box:
+    with SandboxProcess(sandbox_args(sizes, "--no-rate-limit")) as box:
         account = connect_account(env, box.url, box.key, f"RSS {invoices}")
         # Memory does not depend on pace: no waiting for the rate limit here.
         with client_options(pacer=Pacer(rate=1000, burst=1000)):
@@ -701,7 +643,7 @@ def main(env):
     extra = {}
     if os.environ.get("BENCH_PREFETCH"):
         extra["prefetch"] = int(os.environ["BENCH_PREFETCH"])
-    with SandboxProcess(*sandbox_args(SIZES)) as box, client_options(**extra):
+    with SandboxProcess(sandbox_args(SIZES)) as box, client_options(**extra):
         account = connect_account(env, box.url, box.key, "Benchmark company")
         results["first_load"] = load = first_load(env, account, box)
         print(summary({"first_load": load}, header=False), flush=True)

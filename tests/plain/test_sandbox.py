@@ -6,8 +6,6 @@ import hmac
 import http.client
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections import namedtuple
@@ -27,6 +25,7 @@ from sandbox.data import (
     day_anchor,
     generate_account,
 )
+from sandbox.launcher import SandboxProcess
 from sandbox.server import SandboxServer, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -794,21 +793,20 @@ def test_send_webhook_posts_a_correctly_signed_payload(fresh, receiver):
 
 
 def test_cli_prints_url_and_account_keys():
-    command = [sys.executable, "-m", "sandbox", "--customers", "20", "--seed", "3"]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
-        try:
-            url_line = proc.stdout.readline().rstrip("\n").split("\t")
-            accounts = [
-                proc.stdout.readline().rstrip("\n").split("\t") for _ in range(2)
-            ]
-            assert url_line[0] == "url"
-            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1/", url_line[1])
-            assert [row[0] for row in accounts] == ["account", "account"]
-            assert accounts[0][2:5] == ["Nordic Yoga ApS", "live", "DKK"]
-            target = urlsplit(url_line[1])
-            remote = SimpleNamespace(host=target.hostname, port=target.port)
-            answer = _json(call(remote, "account", key=accounts[1][1]))
-            assert answer["name"] == "Tokyo Tea KK"
-        finally:
-            proc.terminate()
-        assert proc.wait(timeout=10) == 0
+    box = SandboxProcess(["--customers", "20", "--seed", "3"], accounts=2)
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1/", box.url)
+        first, second = box.accounts
+        assert (first.name, first.state, first.currency) == (
+            "Nordic Yoga ApS",
+            "live",
+            "DKK",
+        )
+        assert first.customers == 20
+        assert re.fullmatch(r"priv_[0-9a-f]{32}", first.key)
+        target = urlsplit(box.url)
+        remote = SimpleNamespace(host=target.hostname, port=target.port)
+        answer = _json(call(remote, "account", key=second.key))
+        assert answer["name"] == "Tokyo Tea KK" == second.name
+    finally:
+        assert box.stop() == 0
