@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from sandbox import wire
 from sandbox.data import (
     INVOICE_STATES,
     PLAN_STATES,
@@ -500,13 +501,23 @@ def test_list_filters(server):
 
 def test_single_reads_and_not_found(server):
     account = server.accounts[0]
+
+    def stored_part(answer, stored):
+        return {name: answer[name] for name in stored}
+
     customer = next(iter(account.customers.values()))
-    assert _json(call(server, f"customer/{customer['handle']}")) == customer
+    answer = _json(call(server, f"customer/{customer['handle']}"))
+    assert stored_part(answer, customer) == customer
+    assert answer == wire.customer(account, customer)
     sub = next(iter(account.subscriptions.values()))
-    assert _json(call(server, f"subscription/{sub['handle']}")) == sub
+    answer = _json(call(server, f"subscription/{sub['handle']}"))
+    assert stored_part(answer, sub) == sub
+    assert answer == wire.subscription(account, sub)
     invoice = next(iter(account.invoices.values()))
-    assert _json(call(server, f"invoice/{invoice['id']}")) == invoice
-    assert _json(call(server, f"invoice/{invoice['handle']}")) == invoice
+    for key in (invoice["id"], invoice["handle"]):
+        answer = _json(call(server, f"invoice/{key}"))
+        assert stored_part(answer, invoice) == invoice
+        assert answer == wire.invoice(account, invoice)
     plan = _json(call(server, "plan/plan-001/current"))
     assert plan == account.plan_versions["plan-001"][-1]
     for path in ("customer/cust-99999", "invoice/inv-0", "plan/nope/current", "nope"):
