@@ -186,11 +186,11 @@ class BillwerkSyncRunBatch(models.Model):
                 values["account_id"] = account.id
                 to_create.append(values)
         if to_create:
-            self._insert(model, to_create)
+            self._insert(model, to_create, state)
             counts.created += len(to_create)
         return counts
 
-    def _insert(self, model, values_list):
+    def _insert(self, model, values_list, state=None):
         """The page's new records in one multi-row INSERT.
 
         The ORM's ``create`` spends about twice the whole page's budget on
@@ -220,19 +220,29 @@ class BillwerkSyncRunBatch(models.Model):
         # One statement, its values as parameters: psycopg2 quotes them in C.
         placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         model.flush_model()
+        handles = "handle" in columns and state is not None
+        if handles:
+            state.inserted.pop(model._name, None)
         self.env.cr.execute(
             SQL(
-                "INSERT INTO %s (%s) VALUES %s",
+                "INSERT INTO %s (%s) VALUES %s %s",
                 SQL.identifier(model._table),
                 SQL(", ").join(SQL.identifier(name) for name in columns),
                 SQL(", ".join([placeholders] * len(values_list)), *params),
+                SQL("RETURNING handle, id") if handles else SQL(),
             )
         )
+        if handles:
+            state.inserted[model._name] = dict(self.env.cr.fetchall())
         # Rows the ORM did not write: the model's cache, the one2many sides
-        # (a plan's subscriptions...) and the account's figures may be stale.
-        # Not the run (refetched, its fields cost a query on every page).
+        # (a plan's subscriptions...) and the account's computed figures may
+        # be stale. Not the run nor the account's stored fields (refetched,
+        # they cost a query or two on every page).
         model.invalidate_model()
-        self.env["billwerk.account"].invalidate_model()
+        account = self.account_id
+        account.invalidate_recordset(
+            [name for name, field in account._fields.items() if not field.store]
+        )
         for _field, _handle_field, related in RELATIONS.get(model._name, ()):
             self.env[related].invalidate_model()
 
@@ -257,14 +267,46 @@ class BillwerkSyncRunBatch(models.Model):
                 values["currency_id"] = currencies.get(values.pop("currency_code"))
             if "country_code" in values:
                 values["country_id"] = countries.get(values["country_code"])
-        for field_name, handle_field, related_model in RELATIONS.get(entity.model, ()):
+        wanted = {}
+        for _field, handle_field, related_model in RELATIONS.get(entity.model, ()):
             handles = {v[handle_field] for v in values_list if v.get(handle_field)}
-            if not handles:
-                continue
-            rows = self._rows_by_key(self.env[related_model], "handle", handles)
-            ids = {handle: row["id"] for handle, row in rows.items()}
+            known = state.inserted.get(related_model, {})
+            wanted[related_model] = {
+                handle for handle in handles if handle not in known
+            }
+        found = self._ids_by_handle(wanted)
+        for field_name, handle_field, related_model in RELATIONS.get(entity.model, ()):
+            ids = {**state.inserted.get(related_model, {}), **found[related_model]}
             for values in values_list:
                 values[field_name] = ids.get(values.get(handle_field)) or False
+
+    def _ids_by_handle(self, wanted):
+        """``{model: {handle: id}}`` of this account's records (archived ones
+        too) for ``{model: handles}``, in one query: a page of invoices names
+        customers, subscriptions and plans, and each query is a round trip.
+        """
+        found = {model_name: {} for model_name in wanted}
+        parts = []
+        for model_name, handles in wanted.items():
+            if not handles:
+                continue
+            model = self.env[model_name]
+            model.flush_model(["account_id", "handle"])
+            parts.append(
+                SQL(
+                    "SELECT %s AS model, handle, id FROM %s "
+                    "WHERE account_id = %s AND handle = ANY(%s)",
+                    model_name,
+                    SQL.identifier(model._table),
+                    self.account_id.id,
+                    list(handles),
+                )
+            )
+        if parts:
+            self.env.cr.execute(SQL(" UNION ALL ").join(parts))
+            for model_name, handle, record_id in self.env.cr.fetchall():
+                found[model_name][handle] = record_id
+        return found
 
     def _rows_by_key(self, model, key_field, keys, columns=()):
         """This account's records of ``model`` (archived ones too) whose

@@ -42,6 +42,10 @@ class SyncRunState:
     skips: list[Skip] = field(default_factory=list)
     currencies: dict[str, int] = field(default_factory=dict)
     countries: dict[str, int] = field(default_factory=dict)
+    # Model -> {handle: id} of the records its last INSERT created: the
+    # transactions and credit notes of a page of invoices find their invoice
+    # here instead of asking the database (see ``_resolve_references``).
+    inserted: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def for_entities(cls, entity_names):
