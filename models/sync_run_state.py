@@ -53,3 +53,15 @@ class SyncRunState:
 
     def skip(self, entity, key, reason):
         self.skips.append(Skip(entity, key, reason))
+
+    def mark(self):
+        """What ``restore`` goes back to: counts and skips as they are now."""
+        counts = {name: EntityCounts(**vars(c)) for name, c in self.counts.items()}
+        return counts, len(self.skips)
+
+    def restore(self, mark):
+        """Forget what a rolled-back attempt counted, skipped and inserted."""
+        counts, skips = mark
+        self.counts = {name: EntityCounts(**vars(c)) for name, c in counts.items()}
+        del self.skips[skips:]
+        self.inserted.clear()
