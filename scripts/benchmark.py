@@ -56,7 +56,11 @@ from odoo.addons.billwerk_connector.client.http_client import (
     PAGE_SIZE,
 )
 from odoo.addons.billwerk_connector.client.retry import READ_BURST, READ_RATE, Pacer
-from odoo.addons.billwerk_connector.mapping.entities import ENTITIES, INVOICE
+from odoo.addons.billwerk_connector.mapping.entities import (
+    ENTITIES,
+    INVOICE,
+    STORED_ENTITIES,
+)
 from odoo.addons.billwerk_connector.models import billwerk_sync_run_batch
 from odoo.addons.billwerk_connector.models.billwerk_account import BillwerkAccount
 from odoo.addons.billwerk_connector.models.sync_run_state import SyncRunState
@@ -217,7 +221,7 @@ def _digest(payload):
 
 
 def _sync_state():
-    return SyncRunState.for_entities(entity.name for entity in ENTITIES)
+    return SyncRunState.for_entities(entity.name for entity in STORED_ENTITIES)
 
 
 def _mapped(page):
