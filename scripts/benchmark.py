@@ -47,7 +47,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from psycopg2 import sql
-from psycopg2.extras import execute_values
+from psycopg2.extras import Json, execute_values
 
 from odoo.tools import SQL, config
 
@@ -233,6 +233,15 @@ def _mapped(page):
     return rows
 
 
+def _raw_value(field, value):
+    """As the addon stores it: False is NULL but for booleans, JSON as JSON."""
+    if value is False and field.type != "boolean":
+        return None
+    if field.type == "json" and value is not None:
+        return Json(value)
+    return value
+
+
 class WriteVariants:
     """Three ways to store a page of invoice payloads into ``account``."""
 
@@ -275,13 +284,7 @@ class WriteVariants:
         uid = self.env.uid
         fixed = [self.account.id, self.account.company_id.id, uid, now, uid, now]
         data = [
-            fixed
-            + [
-                None
-                if values.get(name) is False and field.type != "boolean"
-                else values.get(name)
-                for name, field in fields
-            ]
+            fixed + [_raw_value(field, values.get(name)) for name, field in fields]
             for values in rows
         ]
         execute_values(cr._obj, self._insert_sql(columns), data, page_size=len(data))
