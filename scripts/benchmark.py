@@ -85,9 +85,6 @@ REPEAT = _int("BENCH_REPEAT", 3)
 RSS_SIZES = (_int("BENCH_RSS_SMALL", 1000), _int("BENCH_RSS_LARGE", 100000))
 # The probes' accounts differ in invoices only (invoices need subscriptions).
 RSS_BASE = {"customers": 5000, "subscriptions": 10000, "plans": 10}
-# Another Billwerk account than the first load's: one account feeds one company,
-# and that one is still connected in the database the probes share.
-RSS_SEED = 12
 SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
 JSON_PATH = Path(
     os.environ.get("BENCH_JSON") or ADDON / ".venv" / "var" / "benchmark.json"
@@ -495,7 +492,7 @@ def rss_probe(env):
     """Child mode: first load of an account with BENCH_RSS_INVOICES invoices."""
     invoices = _int("BENCH_RSS_INVOICES", 1000)
     sizes = dict(RSS_BASE, invoices=invoices)
-    with SandboxProcess(sandbox_args(sizes, "--no-rate-limit", seed=RSS_SEED)) as box:
+    with SandboxProcess(sandbox_args(sizes, "--no-rate-limit")) as box:
         account = connect_account(env, box.url, box.key, f"RSS {invoices}")
         # Memory does not depend on pace: no waiting for the rate limit here.
         with client_options(pacer=Pacer(rate=1000, burst=1000)):
