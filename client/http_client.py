@@ -28,7 +28,9 @@ LIST_ENTITIES = ("plan", "subscription", "customer", "invoice", "credit_note")
 # anyway, and a strict server may refuse a parameter it does not know.
 LISTS_WITHOUT_RANGE = frozenset({"credit_note"})
 PAGE_SIZE = 100
-# Pages a list read fetches ahead of its reader, in a thread of its own.
+# Pages a list read fetches ahead of its reader, in a thread of its own: two
+# by default, so that a stall of the writer (an ANALYZE, a slow commit) leaves
+# two pages ready and the pacer's burst refills them, rather than one.
 MAX_PREFETCH = 2
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Billwerk's own first day would do, but every list read passes an explicit
@@ -92,7 +94,7 @@ class BillwerkClient:
         retry_policy=None,
         pacer=None,
         sleep=None,
-        prefetch=1,
+        prefetch=MAX_PREFETCH,
     ):
         """``prefetch``: list pages fetched ahead of the reader by a thread of
         the client (0: none, at most ``MAX_PREFETCH``); ``sleep``: how to wait

@@ -35,11 +35,14 @@ def currency_exponent(currency_code):
 
 
 def minor_to_amount(minor, currency_code):
-    """``12345`` DKK -> ``123.45``; ``12345`` JPY -> ``12345.0``; None stays None."""
+    """``12345`` DKK -> ``123.45``; ``12345`` JPY -> ``12345.0``; None stays None.
+
+    Python divides integers correctly rounded: the float nearest to the exact
+    amount, as through ``Decimal`` (which cost a fifth of an invoice's mapping).
+    """
     if minor is None:
         return None
-    exponent = currency_exponent(currency_code)
-    return float(Decimal(int(minor)).scaleb(-exponent))
+    return int(minor) / 10 ** currency_exponent(currency_code)
 
 
 def amount_to_minor(amount, currency_code):

@@ -96,9 +96,16 @@ def currency(payload, field="currency"):
     value = payload.get(field)
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
-        raise MappingError(f"'{field}' is not an ISO 4217 code: {value!r:.40}")
-    return value.upper()
+    code = _CODES.get(value) if isinstance(value, str) else None
+    if code is None:
+        if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
+            raise MappingError(f"'{field}' is not an ISO 4217 code: {value!r:.40}")
+        code = _CODES[value] = value.upper()
+    return code
+
+
+# Currency codes seen, as sent -> as stored: a handful, read on every amount.
+_CODES = {}
 
 
 def timestamp(payload, field):

@@ -6,6 +6,8 @@ from datetime import date, datetime, timezone
 def to_utc_naive(value):
     if not value:
         return None
+    if value.endswith("+00:00"):  # what Billwerk mostly sends: UTC already
+        return datetime.fromisoformat(value[:-6])
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         return moment

@@ -423,9 +423,9 @@ class BillwerkSyncRun(models.Model):
             date_to=account._to_billwerk_time(account._now()),
         )
         for page in pages:
-            with self.env.cr.savepoint():
-                self._apply(entity, page.content, state)
-                self._count_read(page.content)
+            self._apply_page(
+                entity, page.content, state, lambda c=page.content: self._count_read(c)
+            )
             seen.update(filter(None, (entity.key_of(item) for item in page.content)))
             self._commit()
         return seen
@@ -442,10 +442,12 @@ class BillwerkSyncRun(models.Model):
             page_token=cursor.page_token or None,
         )
         for number, page in enumerate(pages, start=1):
-            with self.env.cr.savepoint():
-                self._apply(entity, page.content, state)
+
+            def then(page=page):
                 cursor.page_token = page.next_page_token or False
                 self._count_read(page.content)
+
+            self._apply_page(entity, page.content, state, then)
             self._commit()
             if number in ANALYZE_AFTER_PAGES:
                 self._analyze(entity)
@@ -483,8 +485,7 @@ class BillwerkSyncRun(models.Model):
             date_to=account._to_billwerk_time(now),
         )
         for page in pages:
-            with self.env.cr.savepoint():
-                self._apply(entity, page.content, state)
+            self._apply_page(entity, page.content, state)
         cursor.high_water = now
         self._commit()
 

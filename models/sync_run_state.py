@@ -42,6 +42,10 @@ class SyncRunState:
     skips: list[Skip] = field(default_factory=list)
     currencies: dict[str, int] = field(default_factory=dict)
     countries: dict[str, int] = field(default_factory=dict)
+    # Model -> {handle: id} of the records its last INSERT created: the
+    # transactions and credit notes of a page of invoices find their invoice
+    # here instead of asking the database (see ``_resolve_references``).
+    inserted: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def for_entities(cls, entity_names):
@@ -49,3 +53,15 @@ class SyncRunState:
 
     def skip(self, entity, key, reason):
         self.skips.append(Skip(entity, key, reason))
+
+    def mark(self):
+        """What ``restore`` goes back to: counts and skips as they are now."""
+        counts = {name: EntityCounts(**vars(c)) for name, c in self.counts.items()}
+        return counts, len(self.skips)
+
+    def restore(self, mark):
+        """Forget what a rolled-back attempt counted, skipped and inserted."""
+        counts, skips = mark
+        self.counts = {name: EntityCounts(**vars(c)) for name, c in counts.items()}
+        del self.skips[skips:]
+        self.inserted.clear()

@@ -27,6 +27,7 @@ from .data import (
     fmt_ts,
 )
 from .handler import ApiError, int_param, parse_params, parse_when, single_param
+from .wire import dressed
 
 # Lists: the four of the reference summary, credit notes and transactions.
 LIST_ENTITIES = (*ENTITIES, "credit_note", "transaction")
@@ -147,7 +148,7 @@ class ApiMixin:
         if found is None:
             error = f"{SINGLE[entity]} not found"
             raise ApiError("not_found", f"{error}: {key}", error=error)
-        return 200, found
+        return 200, dressed(account, entity, found)
 
     def _get_transaction(self, account, parts, params, body):
         """``GET /v1/invoice/{id or handle}/transaction/{id}``."""
@@ -176,7 +177,8 @@ class ApiMixin:
                 error="Invoice not found",
             )
         try:
-            return 200, self.manual_settle(account.key, parts[1])
+            settled = self.manual_settle(account.key, parts[1])
+            return 200, dressed(account, "invoice", settled)
         except ValueError as exc:
             raise ApiError("invalid_request", str(exc)) from None
 
@@ -311,7 +313,7 @@ class ApiMixin:
             .astimezone(tz)
             .isoformat(timespec="milliseconds"),
             "range": range_name,
-            "content": page,
+            "content": [dressed(account, entity, obj) for obj in page],
         }
         if more:
             envelope["next_page_token"] = self._make_token(

@@ -147,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
             )
             if fault.action == "corrupt":
                 payload = fault.mutate(copy.deepcopy(payload))
-            return status, json.dumps(payload).encode()
+            return status, wire_json(payload)
 
     def _admin(self, sandbox, path, query, request_id):
         """The sandbox's own endpoints, for a test or benchmark in another
@@ -175,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
             "timestamp": fmt_ts(self.server.sandbox.clock.now()),
             "request_id": request_id,
         }
-        self._send(exc.status, json.dumps(payload).encode(), request_id, exc.headers)
+        self._send(exc.status, wire_json(payload), request_id, exc.headers)
 
     def _send(self, status, data, request_id, headers=None):
         self.server.sandbox._log_status(status)
@@ -190,6 +190,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def wire_json(payload):
+    """An answer's body: compact JSON, as Billwerk sends it."""
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def limit_error(exc):

@@ -6,8 +6,9 @@ so that it does not share Odoo's interpreter lock. Measured in one run:
 
 (a) the first load of a 100,000-object account (20,000 customers, 30,000
     subscriptions, 50,000 invoices) with the production client (adaptive pacer,
-    one page fetched ahead): records/s and the share of 2,500/s (25 pages of
-    100 a second);
+    two pages fetched ahead): objects/s and the share of 2,500/s (25 pages of
+    100 a second), records/s with the transactions invoices embed, the Odoo
+    process's CPU per page and the machine's load average;
 (b) the write path alone, on invoice pages fetched beforehand: the addon's
     batch upsert (``billwerk.sync.run._apply``), the naive way (per record:
     mapping, reference look-ups, a search, a create) and one multi-row
@@ -42,12 +43,11 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from unittest.mock import patch
 
 from psycopg2 import sql
-from psycopg2.extras import execute_values
+from psycopg2.extras import Json, execute_values
 
 from odoo.tools import SQL, config
 
@@ -56,10 +56,15 @@ from odoo.addons.billwerk_connector.client.http_client import (
     PAGE_SIZE,
 )
 from odoo.addons.billwerk_connector.client.retry import READ_BURST, READ_RATE, Pacer
-from odoo.addons.billwerk_connector.mapping.entities import ENTITIES, INVOICE
+from odoo.addons.billwerk_connector.mapping.entities import (
+    ENTITIES,
+    INVOICE,
+    STORED_ENTITIES,
+)
 from odoo.addons.billwerk_connector.models import billwerk_sync_run_batch
 from odoo.addons.billwerk_connector.models.billwerk_account import BillwerkAccount
 from odoo.addons.billwerk_connector.models.sync_run_state import SyncRunState
+from odoo.addons.billwerk_connector.sandbox.launcher import SandboxProcess, sandbox_args
 
 ADDON = Path(billwerk_sync_run_batch.__file__).resolve().parents[1]
 CEILING = READ_RATE * PAGE_SIZE  # records/s at Billwerk's documented GET rate
@@ -119,64 +124,6 @@ def reset_peak_memory():
     return True
 
 
-# -- the sandbox, in a process of its own ---------------------------------------
-class SandboxProcess:
-    """``python -m sandbox`` with one account; ``stats`` asks it what it served."""
-
-    def __init__(self, *args):
-        command = [sys.executable, "-m", "sandbox", "--accounts", "1", *args]
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, cwd=ADDON, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            self.url = self._field("url")
-            self.key = self._field("account")
-        except Exception:
-            self.stop()
-            raise
-        self.root = self.url.split("/v1/")[0]
-
-    def _field(self, name):
-        line = self.process.stdout.readline().rstrip("\n").split("\t")
-        if line[0] != name:
-            raise RuntimeError(f"The sandbox said {line!r} instead of {name!r}.")
-        return line[1]
-
-    def _call(self, path, method="GET"):
-        request = urllib.request.Request(self.root + path, method=method)
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return json.loads(answer.read())
-
-    def stats(self, prefix="/v1/"):
-        return self._call(f"/_sandbox/stats?prefix={prefix}")
-
-    def clear_log(self):
-        self._call("/_sandbox/clear_log", method="POST")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-
-def sandbox_args(sizes, *extra):
-    args = ["--seed", "11", *extra]
-    for name, value in sizes.items():
-        args += [f"--{name}", str(value)]
-    return args
-
-
 def connect_account(env, url, key, name):
     company = env["res.company"].create({"name": name})
     account = env["billwerk.account"].create({"company_id": company.id, "api_url": url})
@@ -200,23 +147,33 @@ def client_options(**options):
 
 # -- (a) first load, (d) idle run and purge -----------------------------------
 def first_load(env, account, box):
+    """The first load's pace. ``objects`` are what the lists hold (100 a page,
+    the ceiling's unit); ``records`` add the transactions invoices embed."""
     runs = env["billwerk.sync.run"]
     box.clear_log()
+    load_before = os.getloadavg()
     cpu = cpu_seconds()
     seconds, run = timed(lambda: runs._run_for(account, trigger="manual"))
     cpu = cpu_seconds() - cpu
-    records = sum(account._synchronized_counts().values())
+    counts = account._synchronized_counts()
+    records = sum(counts.values())
+    objects = sum(counts[entity.model] for entity in ENTITIES)
     stats = box.stats()
     return {
+        "objects": objects,
         "records": records,
         "seconds": seconds,
+        "objects_per_s": objects / seconds,
+        "share_of_ceiling": objects / seconds / CEILING,
         "records_per_s": records / seconds,
-        "share_of_ceiling": records / seconds / CEILING,
         "ceiling_records_per_s": CEILING,
         "requests": stats["requests"],
         "requests_per_s": stats["requests"] / seconds,
         "answered_429": stats["statuses"].get("429", 0),
         "odoo_cpu_seconds": cpu,
+        "odoo_cpu_ms_per_request": cpu * 1000 / max(1, stats["requests"]),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
         "state": run.state,
         "error": run.error_message or None,
     }
@@ -264,7 +221,7 @@ def _digest(payload):
 
 
 def _sync_state():
-    return SyncRunState.for_entities(entity.name for entity in ENTITIES)
+    return SyncRunState.for_entities(entity.name for entity in STORED_ENTITIES)
 
 
 def _mapped(page):
@@ -274,6 +231,15 @@ def _mapped(page):
         values["sync_hash"] = _digest(payload)
         rows.append(values)
     return rows
+
+
+def _raw_value(field, value):
+    """As the addon stores it: False is NULL but for booleans, JSON as JSON."""
+    if value is False and field.type != "boolean":
+        return None
+    if field.type == "json" and value is not None:
+        return Json(value)
+    return value
 
 
 class WriteVariants:
@@ -318,13 +284,7 @@ class WriteVariants:
         uid = self.env.uid
         fixed = [self.account.id, self.account.company_id.id, uid, now, uid, now]
         data = [
-            fixed
-            + [
-                None
-                if values.get(name) is False and field.type != "boolean"
-                else values.get(name)
-                for name, field in fields
-            ]
+            fixed + [_raw_value(field, values.get(name)) for name, field in fields]
             for values in rows
         ]
         execute_values(cr._obj, self._insert_sql(columns), data, page_size=len(data))
@@ -532,7 +492,7 @@ def rss_probe(env):
     """Child mode: first load of an account with BENCH_RSS_INVOICES invoices."""
     invoices = _int("BENCH_RSS_INVOICES", 1000)
     sizes = dict(RSS_BASE, invoices=invoices)
-    with SandboxProcess(*sandbox_args(sizes, "--no-rate-limit")) as box:
+    with SandboxProcess(sandbox_args(sizes, "--no-rate-limit")) as box:
         account = connect_account(env, box.url, box.key, f"RSS {invoices}")
         # Memory does not depend on pace: no waiting for the rate limit here.
         with client_options(pacer=Pacer(rate=1000, burst=1000)):
@@ -610,12 +570,17 @@ def summary(results, header=True):
     load = results.get("first_load")
     if load:
         lines.append(
-            f"(a) first load: {load['records']} records in {load['seconds']:.1f} s = "
-            f"{load['records_per_s']:.0f} records/s, "
-            f"{load['share_of_ceiling']:.1%} of {CEILING:.0f}/s; "
+            f"(a) first load: {load['objects']} objects in {load['seconds']:.1f} s = "
+            f"{load['objects_per_s']:.0f} objects/s, "
+            f"{load['share_of_ceiling']:.1%} of {CEILING:.0f}/s "
+            f"({load['records']} records with embedded transactions: "
+            f"{load['records_per_s']:.0f}/s); "
             f"{load['requests']} requests ({load['requests_per_s']:.1f}/s), "
             f"{load['answered_429']} answered 429; Odoo CPU "
-            f"{load['odoo_cpu_seconds']:.1f} s; state {load['state']}"
+            f"{load['odoo_cpu_seconds']:.1f} s "
+            f"({load['odoo_cpu_ms_per_request']:.0f} ms a page); load average "
+            f"{load['load_average_before'][0]:.1f} -> "
+            f"{load['load_average_after'][0]:.1f}; state {load['state']}"
         )
     write = results.get("write_path")
     if write:
@@ -694,20 +659,21 @@ def main(env):
         "client": {
             "rate": READ_RATE,
             "burst": READ_BURST,
-            "prefetch": os.environ.get("BENCH_PREFETCH", "default (1)"),
+            "prefetch": os.environ.get("BENCH_PREFETCH", "default (2)"),
         },
         "cpus": os.cpu_count(),
     }
     extra = {}
     if os.environ.get("BENCH_PREFETCH"):
         extra["prefetch"] = int(os.environ["BENCH_PREFETCH"])
-    with SandboxProcess(*sandbox_args(SIZES)) as box, client_options(**extra):
+    with SandboxProcess(sandbox_args(SIZES)) as box, client_options(**extra):
         account = connect_account(env, box.url, box.key, "Benchmark company")
         results["first_load"] = load = first_load(env, account, box)
         print(summary({"first_load": load}, header=False), flush=True)
         results["incremental_idle"] = idle_runs(env, account, box)
         if "write" not in SKIP:
             results["write_path"] = write_path(env, account)
+            print(summary({"write_path": results["write_path"]}, header=False))
         results["purge"] = purges(env, account, load["records"])
     env.cr.rollback()
     if "rss" not in SKIP:

@@ -66,7 +66,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,6 +77,8 @@ from odoo.addons.billwerk_connector.models import (
     billwerk_posting,
     billwerk_posting_book,
 )
+from odoo.addons.billwerk_connector.sandbox.launcher import SandboxProcess, sandbox_args
+from odoo.addons.billwerk_connector.sandbox.taxes import sales_taxes
 
 ADDON = Path(billwerk_posting.__file__).resolve().parents[1]
 
@@ -100,7 +101,6 @@ NAIVE_PAYMENTS = _int("BENCH_POSTING_NAIVE_PAYMENTS", 500)
 PAYMENTS = _int("BENCH_POSTING_PAYMENTS", 5000)
 REST = bool(os.environ.get("BENCH_POSTING_REST"))  # the rest of _post_account
 EXAMPLES = 5
-RATES = (0.25, 0.19, 0.1, 0.0)
 TARGET = 3.0
 JSON_PATH = Path(
     os.environ.get("BENCH_POSTING_JSON")
@@ -141,80 +141,13 @@ def provenance(env):
     }
 
 
-# -- the sandbox, in a process of its own (as in benchmark.py) ----------------------
-class SandboxProcess:
-    """``python -m sandbox`` with one account (the first: DK, in DKK)."""
-
-    def __init__(self, *args):
-        command = [sys.executable, "-m", "sandbox", "--accounts", "1", *args]
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, cwd=ADDON, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            self.url = self._field("url")
-            self.key = self._field("account")
-        except Exception:
-            self.stop()
-            raise
-
-    def _field(self, name):
-        line = self.process.stdout.readline().rstrip("\n").split("\t")
-        if line[0] != name:
-            raise RuntimeError(f"The sandbox said {line!r} instead of {name!r}.")
-        return line[1]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-
-def sandbox_args():
-    args = ["--seed", "11", "--no-rate-limit"]
-    for name, value in SIZES.items():
-        args += [f"--{name}", str(value)]
-    return args
-
-
 # -- set-up ---------------------------------------------------------------------
-def sales_taxes(env, company):
-    """One excluded sales tax per rate, each in a tax group of its own."""
-    taxes = {}
-    for rate in RATES:
-        group = env["account.tax.group"].create(
-            {"name": f"VAT {rate * 100:g}% {company.name}", "company_id": company.id}
-        )
-        taxes[rate] = env["account.tax"].create(
-            {
-                "name": f"Billwerk benchmark VAT {rate * 100:g}%",
-                "amount": rate * 100,
-                "amount_type": "percent",
-                "type_tax_use": "sale",
-                "price_include_override": "tax_excluded",
-                "tax_group_id": group.id,
-                "company_id": company.id,
-            }
-        )
-    return taxes
-
-
 def set_up_company(env, url, key):
     company = env["res.company"].create({"name": "Posting benchmark company"})
     env["account.chart.template"].try_loading(
         "generic_coa", company=company, install_demo=False
     )
-    taxes = sales_taxes(env, company)
+    taxes = sales_taxes(env, company, "benchmark")
     env.ref("product.decimal_price").digits = 3
     account = env["billwerk.account"].create(
         {"company_id": company.id, "api_url": url, "create_partners": True}
@@ -796,7 +729,7 @@ def main(env):
         "provenance": provenance(env),
         "sizes": SIZES,
     }
-    with SandboxProcess(*sandbox_args()) as box:
+    with SandboxProcess(sandbox_args(SIZES, "--no-rate-limit")) as box:
         account, taxes = set_up_company(env, box.url, box.key)
         results["sync"] = sync(env, account)
     results["invoice_states"] = states = invoice_states(env, account)

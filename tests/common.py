@@ -14,6 +14,7 @@ from ..mapping.money import currency_exponent
 from ..models.billwerk_account import BillwerkAccount
 from ..models.billwerk_account_lock import LOCK_NAMESPACE
 from ..sandbox.server import running_sandbox
+from ..sandbox.taxes import sales_taxes
 
 
 # Faults are provoked on purpose; waiting seconds between retries proves nothing.
@@ -166,9 +167,6 @@ class capture_all_logs:
         )
 
 
-RATES = (0.25, 0.19, 0.1, 0.0)
-
-
 def minor(amount, currency):
     return round(amount * 10 ** currency_exponent(currency.name))
 
@@ -230,27 +228,8 @@ class PostingCase(BillwerkSandboxCase):
 
     @classmethod
     def sales_taxes(cls, company):
-        """One excluded sales tax per rate, each in a tax group of its own."""
-        taxes = {}
-        for rate in RATES:
-            group = cls.env["account.tax.group"].create(
-                {
-                    "name": f"VAT {rate * 100:g}% {company.name}",
-                    "company_id": company.id,
-                }
-            )
-            taxes[rate] = cls.env["account.tax"].create(
-                {
-                    "name": f"Billwerk test VAT {rate * 100:g}%",
-                    "amount": rate * 100,
-                    "amount_type": "percent",
-                    "type_tax_use": "sale",
-                    "price_include_override": "tax_excluded",
-                    "tax_group_id": group.id,
-                    "company_id": company.id,
-                }
-            )
-        return taxes
+        """One excluded sales tax per rate the sandbox bills (sandbox/taxes.py)."""
+        return sales_taxes(cls.env, company, "test")
 
     def connected_company(self, key, name):
         """Another company with a chart, its taxes and an account on ``key``."""

@@ -5,14 +5,13 @@ HTTP side in test_sandbox.py)."""
 import base64
 import http.client
 import json
-import subprocess
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from sandbox.launcher import SandboxProcess
 from sandbox.limits import Limiter, LimitExceeded, RateLimits
 from sandbox.server import running_sandbox
 
@@ -158,17 +157,11 @@ def test_stats_tell_another_process_what_was_served_and_refused():
 
 
 def test_cli_sets_the_limits_it_is_given():
-    command = [
-        sys.executable, "-m", "sandbox", "--customers", "20", "--accounts", "1",
-        "--get-rate", "0.001", "--get-burst", "2", "--max-concurrent", "3",
-    ]  # fmt: skip
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
-        try:
-            url = proc.stdout.readline().rstrip("\n").split("\t")[1]
-            key = proc.stdout.readline().rstrip("\n").split("\t")[1]
-            statuses = [get(url, "/v1/account", key)[0] for _ in range(3)]
-            assert statuses == [200, 200, 429]
-            assert get(url, "/_sandbox/stats")[1]["refused"] == {"rate_limit": 1}
-        finally:
-            proc.terminate()
-        assert proc.wait(timeout=10) == 0
+    args = ["--customers", "20", "--get-rate", "0.001", "--get-burst", "2"]
+    box = SandboxProcess([*args, "--max-concurrent", "3"], accounts=1)
+    try:
+        statuses = [get(box.url, "/v1/account", box.key)[0] for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        assert box.stats()["refused"] == {"rate_limit": 1}
+    finally:
+        assert box.stop() == 0

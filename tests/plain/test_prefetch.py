@@ -75,7 +75,7 @@ def test_pages_come_in_order_with_their_tokens_as_without_prefetch(sandbox):
 
 
 def test_the_next_page_is_fetched_while_the_caller_holds_this_one(sandbox):
-    with make_client(sandbox) as client:
+    with make_client(sandbox, prefetch=1) as client:
         pages = client.iter_list("customer", date_to=LATE)
         next(pages)
         # Nothing asked for page 2 yet, and still it comes.
@@ -97,6 +97,15 @@ def test_fetching_ahead_is_bounded(sandbox, depth):
             if number < 10:
                 wait_until(lambda n=number: served(sandbox) == min(n + depth, 10))
     assert max(seen) <= depth
+    assert served(sandbox) == 10
+
+
+def test_by_default_two_pages_are_fetched_ahead(sandbox):
+    with make_client(sandbox) as client:
+        pages = client.iter_list("customer", date_to=LATE)
+        next(pages)
+        wait_until(lambda: served(sandbox) == 3)
+        assert len(list(pages)) == 9
     assert served(sandbox) == 10
 
 

@@ -6,8 +6,6 @@ import hmac
 import http.client
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections import namedtuple
@@ -19,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from sandbox import wire
 from sandbox.data import (
     INVOICE_STATES,
     PLAN_STATES,
@@ -27,6 +26,7 @@ from sandbox.data import (
     day_anchor,
     generate_account,
 )
+from sandbox.launcher import SandboxProcess
 from sandbox.server import SandboxServer, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -501,13 +501,23 @@ def test_list_filters(server):
 
 def test_single_reads_and_not_found(server):
     account = server.accounts[0]
+
+    def stored_part(answer, stored):
+        return {name: answer[name] for name in stored}
+
     customer = next(iter(account.customers.values()))
-    assert _json(call(server, f"customer/{customer['handle']}")) == customer
+    answer = _json(call(server, f"customer/{customer['handle']}"))
+    assert stored_part(answer, customer) == customer
+    assert answer == wire.customer(account, customer)
     sub = next(iter(account.subscriptions.values()))
-    assert _json(call(server, f"subscription/{sub['handle']}")) == sub
+    answer = _json(call(server, f"subscription/{sub['handle']}"))
+    assert stored_part(answer, sub) == sub
+    assert answer == wire.subscription(account, sub)
     invoice = next(iter(account.invoices.values()))
-    assert _json(call(server, f"invoice/{invoice['id']}")) == invoice
-    assert _json(call(server, f"invoice/{invoice['handle']}")) == invoice
+    for key in (invoice["id"], invoice["handle"]):
+        answer = _json(call(server, f"invoice/{key}"))
+        assert stored_part(answer, invoice) == invoice
+        assert answer == wire.invoice(account, invoice)
     plan = _json(call(server, "plan/plan-001/current"))
     assert plan == account.plan_versions["plan-001"][-1]
     for path in ("customer/cust-99999", "invoice/inv-0", "plan/nope/current", "nope"):
@@ -794,21 +804,20 @@ def test_send_webhook_posts_a_correctly_signed_payload(fresh, receiver):
 
 
 def test_cli_prints_url_and_account_keys():
-    command = [sys.executable, "-m", "sandbox", "--customers", "20", "--seed", "3"]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
-        try:
-            url_line = proc.stdout.readline().rstrip("\n").split("\t")
-            accounts = [
-                proc.stdout.readline().rstrip("\n").split("\t") for _ in range(2)
-            ]
-            assert url_line[0] == "url"
-            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1/", url_line[1])
-            assert [row[0] for row in accounts] == ["account", "account"]
-            assert accounts[0][2:5] == ["Nordic Yoga ApS", "live", "DKK"]
-            target = urlsplit(url_line[1])
-            remote = SimpleNamespace(host=target.hostname, port=target.port)
-            answer = _json(call(remote, "account", key=accounts[1][1]))
-            assert answer["name"] == "Tokyo Tea KK"
-        finally:
-            proc.terminate()
-        assert proc.wait(timeout=10) == 0
+    box = SandboxProcess(["--customers", "20", "--seed", "3"], accounts=2)
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1/", box.url)
+        first, second = box.accounts
+        assert (first.name, first.state, first.currency) == (
+            "Nordic Yoga ApS",
+            "live",
+            "DKK",
+        )
+        assert first.customers == 20
+        assert re.fullmatch(r"priv_[0-9a-f]{32}", first.key)
+        target = urlsplit(box.url)
+        remote = SimpleNamespace(host=target.hostname, port=target.port)
+        answer = _json(call(remote, "account", key=second.key))
+        assert answer["name"] == "Tokyo Tea KK" == second.name
+    finally:
+        assert box.stop() == 0
