@@ -23,7 +23,9 @@ How:
 2. a company with the generic chart, one excluded sales tax per Billwerk rate
    (25, 19, 10, 0 %), each in a tax group of its own, prices with 3 decimals,
    connected and synced, contacts made by the sync (so neither way pays for
-   them), the VAT mapping prefilled, posting switched on from 2000-01-01;
+   them), a rate a day for each foreign currency (DKK, EUR, JPY against the
+   company's USD; the book refuses a missing or stale rate), the VAT mapping
+   prefilled, posting switched on from 2000-01-01;
 3. NAIVE, first, on the oldest BENCH_POSTING_NAIVE (1,000) due invoices: the
    move values come from the addon's own ``PostingBook`` (same lines, taxes,
    accounts, partner), without the Billwerk number as name (the journal's
@@ -68,7 +70,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from unittest.mock import patch
 
@@ -246,6 +248,49 @@ def invoice_states(env, account):
         [account.id],
     )
     return dict(env.cr.fetchall())
+
+
+# Units per USD (the company's currency): a rate for every day, as a company
+# posting in foreign currencies keeps them (the book refuses a rate older than
+# the account's limit, 7 days by default).
+UNITS_PER_USD = {"DKK": 6.5, "EUR": 0.9, "JPY": 150.0, "USD": 1.0}
+
+
+def daily_rates(env, account):
+    """A rate per day and foreign currency, from the first invoice to today."""
+    company = account.company_id
+    env.cr.execute(
+        "SELECT DISTINCT currency_id, min(created) OVER (), max(created) OVER () "
+        "FROM billwerk_invoice WHERE account_id = %s",
+        [account.id],
+    )
+    rows = env.cr.fetchall()
+    if not rows:
+        return 0
+    first = rows[0][1].date() - timedelta(days=7)
+    last = max(rows[0][2].date(), datetime.now(timezone.utc).date()) + timedelta(1)
+    currencies = env["res.currency"].browse({row[0] for row in rows})
+    base = UNITS_PER_USD[company.currency_id.name]
+    values = []
+    for currency in currencies - company.currency_id:
+        currency.active = True
+        day, number = first, 0
+        while day <= last:
+            # A little movement, so that a wrong day's rate would show.
+            wobble = 1 + 0.002 * ((number % 11) - 5)
+            values.append(
+                {
+                    "currency_id": currency.id,
+                    "company_id": company.id,
+                    "name": day,
+                    "rate": UNITS_PER_USD[currency.name] / base * wobble,
+                }
+            )
+            day += timedelta(days=1)
+            number += 1
+    env["res.currency.rate"].create(values)
+    env.cr.commit()
+    return len(values)
 
 
 def switch_posting_on(env, account, taxes):
@@ -799,6 +844,7 @@ def main(env):
     with SandboxProcess(*sandbox_args()) as box:
         account, taxes = set_up_company(env, box.url, box.key)
         results["sync"] = sync(env, account)
+    results["exchange_rates"] = daily_rates(env, account)
     results["invoice_states"] = states = invoice_states(env, account)
     due_count = sum(states.get(state, 0) for state in POSTED_STATES)
     print(f"synced: {results['sync']}; invoices by state: {states}", flush=True)
