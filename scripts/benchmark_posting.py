@@ -23,9 +23,9 @@ How:
 2. a company with the generic chart, one excluded sales tax per Billwerk rate
    (25, 19, 10, 0 %), each in a tax group of its own, prices with 3 decimals,
    connected and synced, contacts made by the sync (so neither way pays for
-   them), a rate a day for each foreign currency (DKK, EUR, JPY against the
-   company's USD; the book refuses a missing or stale rate), the VAT mapping
-   prefilled, posting switched on from 2000-01-01;
+   them), the company in DKK as the account's, a rate a day for each foreign
+   currency (EUR, JPY, USD; the book refuses a missing or stale rate), the
+   VAT mapping prefilled, posting switched on from 2000-01-01;
 3. NAIVE, first, on the oldest BENCH_POSTING_NAIVE (1,000) due invoices: the
    move values come from the addon's own ``PostingBook`` (same lines, taxes,
    accounts, partner), without the Billwerk number as name (the journal's
@@ -212,7 +212,13 @@ def sales_taxes(env, company):
 
 
 def set_up_company(env, url, key):
-    company = env["res.company"].create({"name": "Posting benchmark company"})
+    # The sandbox account is a Danish one: its company keeps its books in DKK
+    # (EUR, JPY and USD documents are foreign, as they would be).
+    danish = env.ref("base.DKK")
+    danish.active = True
+    company = env["res.company"].create(
+        {"name": "Posting benchmark company", "currency_id": danish.id}
+    )
     env["account.chart.template"].try_loading(
         "generic_coa", company=company, install_demo=False
     )
@@ -250,7 +256,7 @@ def invoice_states(env, account):
     return dict(env.cr.fetchall())
 
 
-# Units per USD (the company's currency): a rate for every day, as a company
+# Units per USD: a rate for every day against the company's currency, as a company
 # posting in foreign currencies keeps them (the book refuses a rate older than
 # the account's limit, 7 days by default).
 UNITS_PER_USD = {"DKK": 6.5, "EUR": 0.9, "JPY": 150.0, "USD": 1.0}
