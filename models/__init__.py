@@ -24,6 +24,7 @@ from . import billwerk_account_books
 from . import billwerk_posting
 from . import billwerk_binding_mixin
 from . import account_move
+from . import analytic_distribution_model
 from . import billwerk_transaction
 from . import billwerk_payment_journal
 from . import account_payment

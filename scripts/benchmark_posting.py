@@ -56,7 +56,11 @@ How:
    for payments: every booked transaction has a posted payment of its amount
    with its receivable line reconciled, and every invoice whose settlements
    are all booked reads ``paid`` in Odoo when Billwerk says settled (partly
-   settled ones: ``partial``).
+   settled ones: ``partial``); for the entries (``entry_checks``): the
+   numbers Odoo's sequences give (payments, exchange differences) gap-free
+   and unique, each payment numbered as its entry, every posted invoice
+   ticked checked and followed by its customer, as Odoo's own posting leaves
+   them.
 
 Figures are printed and written to ``BENCH_POSTING_JSON`` (else
 .venv/var/benchmark_posting.json); nothing fails on a figure. The machine is
@@ -703,6 +707,75 @@ def payment_checks(env, account, naive_ids):
     }
 
 
+def entry_checks(env, account):
+    """What Odoo would have made one entry at a time, checked on every entry.
+
+    Numbers Odoo gives (payments, exchange differences, credit notes; not
+    the invoices, which carry Billwerk's numbers) are gap-free and unique per
+    sequence (the batches number them, the naive way Odoo); a payment's
+    number is its entry's; every posted invoice and credit note is ticked
+    checked where its journal says so and followed by its customer.
+    """
+    env.flush_all()
+    company = account.company_id.id
+    env.cr.execute(
+        """
+        SELECT j.code, m.sequence_prefix, count(*),
+               count(*) FILTER (WHERE m.made_sequence_gap),
+               count(DISTINCT m.name),
+               max(m.sequence_number) - min(m.sequence_number) + 1
+          FROM account_move m
+          JOIN account_journal j ON j.id = m.journal_id
+         WHERE m.company_id = %s AND m.state = 'posted'
+           AND m.move_type <> 'out_invoice'
+         GROUP BY j.code, m.sequence_prefix
+        """,
+        [company],
+    )
+    sequences, gaps = {}, 0
+    for code, prefix, count, gap, names, span in env.cr.fetchall():
+        sequences[prefix] = {"journal": code, "entries": count}
+        if gap or names != count or span != count:
+            gaps += 1
+            sequences[prefix].update(gaps=gap, distinct=names, span=span)
+    env.cr.execute(
+        """
+        SELECT count(*) FILTER (WHERE p.name IS DISTINCT FROM m.name),
+               count(*) FILTER (WHERE m.state <> 'posted')
+          FROM account_payment p JOIN account_move m ON m.id = p.move_id
+         WHERE p.company_id = %s
+        """,
+        [company],
+    )
+    payment_names_off, payment_moves_unposted = env.cr.fetchone()
+    env.cr.execute(
+        """
+        SELECT count(*) FILTER (WHERE j.autocheck_on_post AND NOT m.checked),
+               count(*) FILTER (WHERE m.partner_id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM mail_followers f
+                    WHERE f.res_model = 'account.move' AND f.res_id = m.id
+                      AND f.partner_id = m.partner_id))
+          FROM account_move m JOIN account_journal j ON j.id = m.journal_id
+         WHERE m.company_id = %s AND m.state = 'posted'
+           AND m.move_type IN ('out_invoice', 'out_refund')
+        """,
+        [company],
+    )
+    unchecked, unfollowed = env.cr.fetchone()
+    mismatches = {
+        "sequences_with_gaps_or_duplicates": gaps,
+        "payment_names_off": payment_names_off,
+        "payment_entries_not_posted": payment_moves_unposted,
+        "invoices_not_checked": unchecked,
+        "invoices_not_followed_by_customer": unfollowed,
+    }
+    return {
+        "sequences": sequences,
+        "mismatches": mismatches,
+        "exact": not any(mismatches.values()),
+    }
+
+
 # -- report ------------------------------------------------------------------------
 def summary(results):
     naive, batch = results["naive"], results["batch"]
@@ -759,6 +832,12 @@ def summary(results):
     )
     if naive["waiting"] or batch["waiting"]:
         lines.append(f"waiting: naive {naive['waiting']}, batch {batch['reasons']}")
+    entries = results["entries"]
+    lines.append(
+        f"entries: {'EXACT' if entries['exact'] else 'NOT EXACT'}; "
+        f"mismatches {entries['mismatches']}; "
+        f"{len(entries['sequences'])} Odoo-numbered sequences checked"
+    )
     exact = results["exactness"]
     lines.append(
         f"exactness: {'EXACT' if exact['exact'] else 'NOT EXACT'}; invoices off "
@@ -880,6 +959,7 @@ def main(env):
     if REST:
         results["rest"] = rest_posting(env, account)
     results["exactness"] = exactness(env, account, naive.pop("ids"))
+    results["entries"] = entry_checks(env, account)
     results["total_seconds"] = time.perf_counter() - started
     results["naive_sample_note"] = (
         "naive runs first on the oldest invoices, on an emptier journal: "
