@@ -18,8 +18,9 @@ follower of all its entries in one insert; the "checked" tick stored with the
 posting instead of a write per entry; each line created with its amounts as
 Odoo books them, so that the tax synchronization writes no line again;
 payments' entries linked without a write per payment; one reconciliation plan
-per batch; a quiet mail context (unless the company keeps an audit trail).
-Measured in the README's benchmark.
+per batch; a quiet mail context. A company keeping Odoo's audit trail (the
+entries' mail tracking) gets its entries logged and tracked, and numbered and
+ticked by Odoo one by one. Measured in the README's benchmark.
 """
 
 import logging
