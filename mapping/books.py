@@ -1,11 +1,17 @@
 """Billwerk invoices and credit notes as the books need them, in exact minor units.
 
 Pure functions (no Odoo), so that the arithmetic is proved over every sandbox
-document in the plain suite. The rule (``odoo18-accounting-notes.md`` §1):
-every line is booked *excluding* VAT at Billwerk's ``amount_ex_vat``, so Odoo's
-untaxed total is exact whatever its rounding method; the VAT per rate is what
-Billwerk charged, and the posting model forces Odoo's tax line to it where
-Odoo's own rounding lands a minor unit away.
+document in the plain suite. The rule: every line is booked *excluding* VAT at
+Billwerk's ``amount_ex_vat`` (quantity × unit price where that product is
+exact, else one unit of the amount), with a tax excluded from the price, so
+that Odoo's untaxed total is the sum of the lines, exact whatever its rounding
+method (per line or global). A tax *included* in the price cannot be made
+exact that way: under global rounding Odoo moves the rounding difference into
+the untaxed amount, and forcing the tax then leaves the total a minor unit off.
+The VAT per rate is what Billwerk charged; Odoo's may differ by rounding, and
+the posting model forces Odoo's tax line to it per tax group (Odoo's
+``tax_totals`` inverse moves the difference onto the group's tax line), so
+each rate needs a tax group of its own.
 
 Billwerk documents its invoice ``amount_vat`` as the rounded sum of the lines'
 *fractional* VAT, which may differ by a minor unit from the sum of the lines'

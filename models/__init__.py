@@ -31,6 +31,7 @@ from . import billwerk_account_books
 from . import billwerk_posting
 from . import billwerk_binding_mixin
 from . import account_move
+from . import analytic_distribution_model
 from . import account_payment
 from . import billwerk_ledger_line
 from . import billwerk_account_ledger

@@ -55,6 +55,7 @@ class PostingBook:
         self.products = {}
         self.payment_journals = {}
         self.rates = {}
+        self.conversions = {}
         # What earlier payments of this pass take of an entry's open amount.
         self.reserved = {}
         self.price_digits = env["decimal.precision"].precision_get("Product Price")
@@ -201,6 +202,16 @@ class PostingBook:
                     days=limit,
                 )
             )
+
+    def conversion_rate(self, currency, day):
+        """Units of ``currency`` per company unit on ``day``, as Odoo converts
+        an entry of that day (read once per currency and day)."""
+        key = (currency.id, day)
+        if key not in self.conversions:
+            self.conversions[key] = self.env["res.currency"]._get_conversion_rate(
+                self.company.currency_id, currency, self.company, day
+            )
+        return self.conversions[key]
 
     def check_journal(self, journal):
         if not journal.active:
@@ -374,7 +385,7 @@ class PostingBook:
             "billwerk_account": self.account.billwerk_id,
             "billwerk_document": f"invoice/{invoice.billwerk_id}",
             "invoice_line_ids": self.line_commands(
-                document, currency, country, invoice.plan_id
+                document, currency, country, invoice.plan_id, day=day, sign=-1
             ),
         }
         if (invoice.number or "").isdigit():
@@ -431,13 +442,31 @@ class PostingBook:
                 "billwerk_account": self.account.billwerk_id,
                 "billwerk_document": f"credit_note/{note.billwerk_id}",
                 "invoice_line_ids": self.line_commands(
-                    document, currency, country, note.invoice_id.plan_id, invoice_taxes
+                    document,
+                    currency,
+                    country,
+                    note.invoice_id.plan_id,
+                    invoice_taxes,
+                    day=day,
+                    sign=1,
                 ),
             },
             Booking(document, country, invoice_taxes),
         )
 
-    def line_commands(self, document, currency, country, plan, invoice_taxes=None):
+    def line_commands(
+        self, document, currency, country, plan, invoice_taxes=None, *, day, sign
+    ):
+        """The entry's lines; ``sign`` -1 for an invoice, 1 for a credit note.
+
+        Each line carries its amounts as Odoo books them (the net, signed, in
+        the document's currency and converted at the entry's rate), so that
+        Odoo's tax synchronization finds them right and does not write every
+        line once more after the create; where it computes otherwise, it
+        writes its own, as it would have.
+        """
+        rate = self.conversion_rate(currency, day)
+        company_currency = self.company.currency_id
         commands = []
         for line in document.lines:
             product = self.product_for(line, plan)
@@ -445,6 +474,7 @@ class PostingBook:
             if line.period_from and line.period_to:
                 label = f"{label} ({line.period_from} – {line.period_to})"
             tax = self.tax_for(line.vat, country, invoice_taxes)
+            net = line.amount_ex_vat
             commands.append(
                 Command.create(
                     {
@@ -452,6 +482,10 @@ class PostingBook:
                         "name": label,
                         "quantity": line.quantity,
                         "price_unit": self.money(line.price_unit, currency),
+                        "amount_currency": self.money(sign * net, currency),
+                        "balance": company_currency.round(
+                            self.money(sign * net, currency) / rate
+                        ),
                         "tax_ids": [Command.set(tax.ids)],
                         "account_id": self.income_account(product).id,
                     }

@@ -23,7 +23,9 @@ How:
 2. a company with the generic chart, one excluded sales tax per Billwerk rate
    (25, 19, 10, 0 %), each in a tax group of its own, prices with 3 decimals,
    connected and synced, contacts made by the sync (so neither way pays for
-   them), the VAT mapping prefilled, posting switched on from 2000-01-01;
+   them), the company in DKK as the account's, a rate a day for each foreign
+   currency (EUR, JPY, USD; the book refuses a missing or stale rate), the
+   VAT mapping prefilled, posting switched on from 2000-01-01;
 3. NAIVE, first, on the oldest BENCH_POSTING_NAIVE (1,000) due invoices: the
    move values come from the addon's own ``PostingBook`` (same lines, taxes,
    accounts, partner), without the Billwerk number as name (the journal's
@@ -54,7 +56,11 @@ How:
    for payments: every booked transaction has a posted payment of its amount
    with its receivable line reconciled, and every invoice whose settlements
    are all booked reads ``paid`` in Odoo when Billwerk says settled (partly
-   settled ones: ``partial``).
+   settled ones: ``partial``); for the entries (``entry_checks``): the
+   numbers Odoo's sequences give (payments, exchange differences) gap-free
+   and unique, each payment numbered as its entry, every posted invoice
+   ticked checked and followed by its customer, as Odoo's own posting leaves
+   them.
 
 Figures are printed and written to ``BENCH_POSTING_JSON`` (else
 .venv/var/benchmark_posting.json); nothing fails on a figure. The machine is
@@ -67,7 +73,7 @@ import os
 import platform
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from unittest.mock import patch
 
@@ -147,6 +153,12 @@ def set_up_company(env, url, key):
     env["account.chart.template"].try_loading(
         "generic_coa", company=company, install_demo=False
     )
+    # The sandbox account is a Danish one: its company keeps its books in DKK
+    # (EUR, JPY and USD documents are foreign, as they would be). After the
+    # chart, which sets its own currency.
+    danish = env.ref("base.DKK")
+    danish.active = True
+    company.currency_id = danish
     taxes = sales_taxes(env, company, "benchmark")
     env.ref("product.decimal_price").digits = 3
     account = env["billwerk.account"].create(
@@ -179,6 +191,49 @@ def invoice_states(env, account):
         [account.id],
     )
     return dict(env.cr.fetchall())
+
+
+# Units per USD: a rate for every day against the company's currency, as a company
+# posting in foreign currencies keeps them (the book refuses a rate older than
+# the account's limit, 7 days by default).
+UNITS_PER_USD = {"DKK": 6.5, "EUR": 0.9, "JPY": 150.0, "USD": 1.0}
+
+
+def daily_rates(env, account):
+    """A rate per day and foreign currency, from the first invoice to today."""
+    company = account.company_id
+    env.cr.execute(
+        "SELECT DISTINCT currency_id, min(created) OVER (), max(created) OVER () "
+        "FROM billwerk_invoice WHERE account_id = %s",
+        [account.id],
+    )
+    rows = env.cr.fetchall()
+    if not rows:
+        return 0
+    first = rows[0][1].date() - timedelta(days=7)
+    last = max(rows[0][2].date(), datetime.now(timezone.utc).date()) + timedelta(1)
+    currencies = env["res.currency"].browse({row[0] for row in rows})
+    base = UNITS_PER_USD[company.currency_id.name]
+    values = []
+    for currency in currencies - company.currency_id:
+        currency.active = True
+        day, number = first, 0
+        while day <= last:
+            # A little movement, so that a wrong day's rate would show.
+            wobble = 1 + 0.002 * ((number % 11) - 5)
+            values.append(
+                {
+                    "currency_id": currency.id,
+                    "company_id": company.id,
+                    "name": day,
+                    "rate": UNITS_PER_USD[currency.name] / base * wobble,
+                }
+            )
+            day += timedelta(days=1)
+            number += 1
+    env["res.currency.rate"].create(values)
+    env.cr.commit()
+    return len(values)
 
 
 def switch_posting_on(env, account, taxes):
@@ -585,6 +640,75 @@ def payment_checks(env, account, naive_ids):
     }
 
 
+def entry_checks(env, account):
+    """What Odoo would have made one entry at a time, checked on every entry.
+
+    Numbers Odoo gives (payments, exchange differences, credit notes; not
+    the invoices, which carry Billwerk's numbers) are gap-free and unique per
+    sequence (the batches number them, the naive way Odoo); a payment's
+    number is its entry's; every posted invoice and credit note is ticked
+    checked where its journal says so and followed by its customer.
+    """
+    env.flush_all()
+    company = account.company_id.id
+    env.cr.execute(
+        """
+        SELECT j.code, m.sequence_prefix, count(*),
+               count(*) FILTER (WHERE m.made_sequence_gap),
+               count(DISTINCT m.name),
+               max(m.sequence_number) - min(m.sequence_number) + 1
+          FROM account_move m
+          JOIN account_journal j ON j.id = m.journal_id
+         WHERE m.company_id = %s AND m.state = 'posted'
+           AND m.move_type <> 'out_invoice'
+         GROUP BY j.code, m.sequence_prefix
+        """,
+        [company],
+    )
+    sequences, gaps = {}, 0
+    for code, prefix, count, gap, names, span in env.cr.fetchall():
+        sequences[prefix] = {"journal": code, "entries": count}
+        if gap or names != count or span != count:
+            gaps += 1
+            sequences[prefix].update(gaps=gap, distinct=names, span=span)
+    env.cr.execute(
+        """
+        SELECT count(*) FILTER (WHERE p.name IS DISTINCT FROM m.name),
+               count(*) FILTER (WHERE m.state <> 'posted')
+          FROM account_payment p JOIN account_move m ON m.id = p.move_id
+         WHERE p.company_id = %s
+        """,
+        [company],
+    )
+    payment_names_off, payment_moves_unposted = env.cr.fetchone()
+    env.cr.execute(
+        """
+        SELECT count(*) FILTER (WHERE j.autocheck_on_post AND NOT m.checked),
+               count(*) FILTER (WHERE m.partner_id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM mail_followers f
+                    WHERE f.res_model = 'account.move' AND f.res_id = m.id
+                      AND f.partner_id = m.partner_id))
+          FROM account_move m JOIN account_journal j ON j.id = m.journal_id
+         WHERE m.company_id = %s AND m.state = 'posted'
+           AND m.move_type IN ('out_invoice', 'out_refund')
+        """,
+        [company],
+    )
+    unchecked, unfollowed = env.cr.fetchone()
+    mismatches = {
+        "sequences_with_gaps_or_duplicates": gaps,
+        "payment_names_off": payment_names_off,
+        "payment_entries_not_posted": payment_moves_unposted,
+        "invoices_not_checked": unchecked,
+        "invoices_not_followed_by_customer": unfollowed,
+    }
+    return {
+        "sequences": sequences,
+        "mismatches": mismatches,
+        "exact": not any(mismatches.values()),
+    }
+
+
 # -- report ------------------------------------------------------------------------
 def summary(results):
     naive, batch = results["naive"], results["batch"]
@@ -641,6 +765,12 @@ def summary(results):
     )
     if naive["waiting"] or batch["waiting"]:
         lines.append(f"waiting: naive {naive['waiting']}, batch {batch['reasons']}")
+    entries = results["entries"]
+    lines.append(
+        f"entries: {'EXACT' if entries['exact'] else 'NOT EXACT'}; "
+        f"mismatches {entries['mismatches']}; "
+        f"{len(entries['sequences'])} Odoo-numbered sequences checked"
+    )
     exact = results["exactness"]
     lines.append(
         f"exactness: {'EXACT' if exact['exact'] else 'NOT EXACT'}; invoices off "
@@ -732,6 +862,7 @@ def main(env):
     with SandboxProcess(sandbox_args(SIZES, "--no-rate-limit")) as box:
         account, taxes = set_up_company(env, box.url, box.key)
         results["sync"] = sync(env, account)
+    results["exchange_rates"] = daily_rates(env, account)
     results["invoice_states"] = states = invoice_states(env, account)
     due_count = sum(states.get(state, 0) for state in POSTED_STATES)
     print(f"synced: {results['sync']}; invoices by state: {states}", flush=True)
@@ -761,6 +892,7 @@ def main(env):
     if REST:
         results["rest"] = rest_posting(env, account)
     results["exactness"] = exactness(env, account, naive.pop("ids"))
+    results["entries"] = entry_checks(env, account)
     results["total_seconds"] = time.perf_counter() - started
     results["naive_sample_note"] = (
         "naive runs first on the oldest invoices, on an emptier journal: "

@@ -525,6 +525,29 @@ class TestPayments(TransactionsOfTheAccount, PostingCase):
         self.assertEqual(self.account.open_invoice_count, len(posted - paid))
         self.assertTrue(paid and posted - paid)
 
+    def test_payments_are_numbered_as_odoo_numbers_them_gap_free(self):
+        journal = self.account.payment_journal_id
+        entries = self.env["account.move"].search(
+            [("journal_id", "=", journal.id), ("state", "=", "posted")],
+            order="sequence_prefix, sequence_number",
+        )
+        self.assertTrue(entries)
+        for prefix in set(entries.mapped("sequence_prefix")):
+            numbered = entries.filtered(lambda m, p=prefix: m.sequence_prefix == p)
+            self.assertEqual(
+                numbered.mapped("sequence_number"),
+                list(range(1, len(numbered) + 1)),
+                f"{prefix}: gap-free, each number once",
+            )
+            self.assertTrue(all(str(m.date.year) in prefix for m in numbered))
+        self.assertFalse(entries.filtered("made_sequence_gap"))
+        for payment in self.payments().payment_id:
+            self.assertEqual(payment.name, payment.move_id.name)
+        posted = self.invoices().move_id.filtered(lambda m: m.state == "posted")
+        self.assertTrue(all(posted.mapped("checked")), "ticked checked, as Odoo does")
+        for move in posted:
+            self.assertIn(move.partner_id, move.message_partner_ids, move.name)
+
 
 @tagged("post_install", "-at_install")
 class TestPostedInvoices(PostingCase):
@@ -665,6 +688,29 @@ class TestPaymentSettings(TransactionsOfTheAccount, PostingCase):
         self.assertNotEqual(
             self.account.payment_journal_id, other_account.payment_journal_id
         )
+
+    def test_a_company_keeping_an_audit_trail_sees_the_posting_in_it(self):
+        # Odoo's audit trail is the entries' messages and tracking: the posting
+        # is logged and tracked there as a user's would be, not quietly.
+        self.account.company_id.check_account_audit_trail = True
+        self.switch_posting_on()
+        self.post()
+        # The trail is written when the transaction commits.
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        payment = self.payments().payment_id.filtered("invoice_ids")[:1]
+        self.assertTrue(payment)
+        invoice_move = payment.invoice_ids[:1]
+        self.assertEqual(invoice_move.payment_state, "paid")
+        logged = invoice_move.message_ids.filtered(lambda m: not m.tracking_value_ids)
+        self.assertTrue(logged, "the invoice's creation is logged")
+        self.assertTrue(
+            invoice_move.message_ids.tracking_value_ids.filtered(
+                lambda v: v.field_id.name == "payment_state"
+            ),
+            "its payment is tracked",
+        )
+        self.assertTrue(payment.move_id.message_ids, "the payment's entry is logged")
 
 
 @tagged("post_install", "-at_install")
