@@ -2,7 +2,7 @@
     "name": "Billwerk+ Optimize Connector",
     "summary": "Keep Billwerk+ Optimize plans, subscriptions, customers and "
     "invoices in sync with Odoo, and post the invoices to accounting",
-    "version": "18.0.2.1.0",
+    "version": "18.0.2.2.0",
     "category": "Accounting",
     "website": "https://github.com/billwerk-connector/billwerk_connector",
     "author": "billwerk_connector developers",
@@ -30,8 +30,12 @@
     "assets": {
         "web.assets_backend": [
             "billwerk_connector/static/src/scss/billwerk_account.scss",
+            "billwerk_connector/static/src/js/live_progress.js",
+            "billwerk_connector/static/src/xml/live_progress.xml",
         ],
         "web.assets_tests": [
+            "billwerk_connector/static/tests/tours/billwerk_tour_utils.js",
+            "billwerk_connector/static/tests/tours/billwerk_progress_tour.js",
             "billwerk_connector/static/tests/tours/billwerk_account_tour.js",
             "billwerk_connector/static/tests/tours/billwerk_member_tours.js",
         ],

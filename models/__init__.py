@@ -22,6 +22,8 @@ from . import billwerk_sync_run_webhooks
 from . import billwerk_sync_run_batch
 from . import billwerk_sync_run_line
 from . import billwerk_sync_run_warning
+from . import billwerk_sync_run_cancellation
+from . import billwerk_sync_run_progress
 
 # The books: settings, posting, the entries' links back, the ledger check.
 from . import billwerk_tax_mapping

@@ -131,12 +131,11 @@ class BillwerkAccount(models.Model):
         "billwerk.sync.run", compute="_compute_last_sync_run", string="Last sync"
     )
     last_sync_state = fields.Selection(
-        [
-            ("running", "Running"),
-            ("done", "Done"),
-            ("warning", "Done with warnings"),
-            ("failed", "Failed"),
-        ],
+        selection=lambda self: (
+            self.env["billwerk.sync.run"]
+            ._fields["state"]
+            ._description_selection(self.env)
+        ),
         compute="_compute_last_sync_run",
     )
     encryption_secret_missing = fields.Boolean(
@@ -145,6 +144,14 @@ class BillwerkAccount(models.Model):
         help="No encryption secret in the server configuration: the keys are "
         "encrypted with one derived from the database, which a copy of the "
         "database alone can decrypt.",
+    )
+    run_progress = fields.Float(
+        compute="_compute_last_sync_run",
+        string="Progress",
+        help="Share of the running step done.",
+    )
+    run_progress_text = fields.Char(
+        compute="_compute_last_sync_run", string="Where the run stands"
     )
     last_sync_ended = fields.Datetime(compute="_compute_last_sync_run")
     last_sync_error = fields.Text(compute="_compute_last_sync_run")
@@ -306,6 +313,8 @@ class BillwerkAccount(models.Model):
             account.last_sync_state = run.state
             account.last_sync_ended = run.ended
             account.last_sync_error = run.error_message
+            account.run_progress = run.progress_percent
+            account.run_progress_text = run.progress_text
             account.sync_status = account._sync_status(run)
 
     def _sync_status(self, run):
@@ -319,13 +328,9 @@ class BillwerkAccount(models.Model):
         if self.connection_state != "connected":
             return False
         loaded = self._first_load_done()
-        if run.state == "running":
-            if loaded:
-                return self.env._("Synchronizing now…")
-            return self.env._(
-                "First load running: %(count)s records read so far.",
-                count=self._format_count(run.records_read),
-            )
+        if run.state in ("queued", "running"):
+            # The run's own panel says where it stands.
+            return False
         if not loaded and not run:
             return self.env._(
                 "First load pending: the scheduler starts it within a minute."
@@ -548,16 +553,59 @@ class BillwerkAccount(models.Model):
 
     # -- synchronization entry points --
     def action_sync_now(self):
+        """Queue a run for the scheduled action; the screen follows its progress.
+
+        A run can take minutes, longer than a web worker may work: it never
+        runs in this request.
+        """
         self.ensure_one()
-        run = self.env["billwerk.sync.run"]._run_for(self, trigger="manual")
-        return run._notification()
+        return self.env["billwerk.sync.run"]._enqueue(self, trigger="manual")._queued()
 
     def action_reconcile_now(self):
         self.ensure_one()
-        run = self.env["billwerk.sync.run"]._run_for(
+        run = self.env["billwerk.sync.run"]._enqueue(
             self, trigger="manual", mode="reconciliation"
         )
-        return run._notification()
+        return run._queued()
+
+    def action_cancel_run(self):
+        """Cancel the account's queued or running run (the screen's button)."""
+        self.ensure_one()
+        run = self.env["billwerk.sync.run"].search(
+            [("account_id", "=", self.id), ("state", "in", ("queued", "running"))],
+            limit=1,
+        )
+        if not run:
+            raise UserError(self.env._("No run of this account is queued or running."))
+        return run.action_cancel()
+
+    def _cancel_queued_runs(self):
+        """A switch of Billwerk account: runs queued for the old one never run.
+
+        The caller holds the account's lock, so none of them is running.
+        """
+        runs = self.env["billwerk.sync.run"].sudo()
+        runs.search([("account_id", "in", self.ids), ("state", "=", "queued")]).write(
+            {
+                "state": "cancelled",
+                "ended": fields.Datetime.now(),
+                "progress_step": False,
+                "error_message": self.env._(
+                    "Cancelled: the account was switched to another Billwerk "
+                    "account before the run ended."
+                ),
+            }
+        )
+
+    def _check_can_run(self):
+        if not self.active:
+            raise UserError(
+                self.env._(
+                    "%(account)s is archived: it keeps the data of a previous "
+                    "Billwerk account and is no longer synchronized.",
+                    account=self.display_name,
+                )
+            )
 
     def _mark_key_rejected(self, error):
         self.sudo().write(

@@ -409,16 +409,18 @@ class BillwerkAccountBooks(models.Model):
 
     # -- posting --
     def action_post_now(self):
-        """Post what waits now, under the account's lock, as after a sync."""
+        """Queue a run that posts what waits, under the account's lock, as
+        after a sync; the scheduled action runs it."""
         self.ensure_one()
         if not self.env.user.has_group("account.group_account_invoice"):
             raise AccessError(
                 self.env._("Posting to accounting needs the Invoicing rights.")
             )
         self.check_access("write")
-        with self._sync_locks():
-            result = self.env["billwerk.posting"]._post_account(self)
-        return result._notification(self.env)
+        run = self.env["billwerk.sync.run"]._enqueue(
+            self, trigger="manual", mode="posting"
+        )
+        return run._queued()
 
     def action_open_waiting_invoices(self):
         self.ensure_one()

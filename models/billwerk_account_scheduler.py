@@ -5,20 +5,23 @@ slowness never stops the others.
 """
 
 import logging
-import time
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
+from ..scheduling.budget import (
+    SYNC_SHARE,
+    WEBHOOK_SHARE,
+    TimeBudget,
+    seconds_for,
+    worker_limit,
+)
 from .billwerk_account_lock import SyncAlreadyRunning
 from .commit_policy import commit_unless_testing, in_test_mode
 
 _logger = logging.getLogger(__name__)
 
-# Seconds one scheduled call may spend starting runs before it hands the
-# remaining accounts to a new call (Odoo's worker limit is 120 s by default).
-CRON_BUDGET = 60
 # A busy account's pending webhook events are tried again after this delay.
 BUSY_RETRY = timedelta(minutes=1)
 
@@ -27,29 +30,41 @@ class BillwerkAccountScheduler(models.Model):
     _inherit = "billwerk.account"
 
     @api.model
+    def _call_budget(self, share):
+        """This scheduled call's time, a share of the worker's real-time limit."""
+        limit = worker_limit(
+            tools.config.get("limit_time_real_cron"),
+            tools.config.get("limit_time_real"),
+        )
+        return TimeBudget(seconds_for(limit, share))
+
+    @api.model
     def _cron_sync(self, mode="incremental"):
-        """Sync every connected account once per tick, the longest-waiting first.
+        """Sync every account due, the longest-waiting first, then continue
+        the queued runs, within this call's time budget.
 
         Each account runs on its own: its failure, bad data or slowness never
-        stops the others. After ``CRON_BUDGET`` seconds the call stops
-        starting runs and triggers the scheduled action again, so a worker's
-        time limit never cuts the loop and every account gets its turn. An
-        account that failed makes the call fail after the others ran, which
-        Odoo counts in the scheduled action's failure count.
+        stops the others. A run that reaches the end of the budget saves
+        where it is and goes back to the queue; the call then triggers the
+        scheduled action again, whose next call (under a fresh worker time
+        limit) continues the same run. An account that failed makes the call
+        fail after the others ran, which Odoo counts in the scheduled
+        action's failure count.
         """
-        started = time.monotonic()
-        due = self._accounts_due(mode)
+        budget = self._call_budget(SYNC_SHARE)
+        queued = self._accounts_queued()
+        # Accounts whose turn it is first, then the runs that wait to go on:
+        # one account's long first load never holds up the others' syncs.
+        due = (self._accounts_due(mode) - queued) | queued
         done, failed = 0, self.browse()
         for account in due:
-            if done and time.monotonic() - started > CRON_BUDGET:
+            if done and budget.spent():
                 break
-            if not self._sync_in_cron(account, mode):
+            if not self._sync_in_cron(account, mode, budget):
                 failed |= account
             done += 1
-        if done < len(due):
-            self._scheduled_action(mode)._trigger(
-                fields.Datetime.now() + timedelta(seconds=1)
-            )
+        if done < len(due) or self._accounts_queued():
+            self._scheduled_action("incremental")._trigger()
         # Progress as Odoo counts it: this call's work is complete; what is
         # left runs in the call just triggered, under a fresh time limit.
         self.env["ir.cron"]._notify_progress(done=done, remaining=0)
@@ -62,6 +77,21 @@ class BillwerkAccountScheduler(models.Model):
                     accounts=", ".join(failed.mapped("display_name")),
                 )
             )
+
+    @api.model
+    def _accounts_queued(self):
+        """Accounts with a queued run (a button's, or one a budget paused)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT r.account_id
+              FROM billwerk_sync_run r
+              JOIN billwerk_account a ON a.id = r.account_id
+             WHERE r.state = 'queued' AND a.active
+             ORDER BY r.id
+            """
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
 
     @api.model
     def _accounts_due(self, mode):
@@ -99,11 +129,11 @@ class BillwerkAccountScheduler(models.Model):
         return self.env.ref(xmlid).sudo()
 
     @api.model
-    def _sync_in_cron(self, account, mode):
+    def _sync_in_cron(self, account, mode, budget):
         """One account's run, whatever happens; False when it failed."""
         try:
             run = self.env["billwerk.sync.run"]._run_for(
-                account, trigger="cron", mode=mode
+                account, trigger="cron", mode=mode, budget=budget
             )
         except SyncAlreadyRunning:
             _logger.info(
@@ -140,11 +170,15 @@ class BillwerkAccountScheduler(models.Model):
         )
         accounts = self.browse(row[0] for row in self.env.cr.fetchall())
         events = self.env["billwerk.webhook.event"].sudo()
+        budget = self._call_budget(WEBHOOK_SHARE)
         again = soon = False
         for account in accounts:
+            if budget.spent():
+                soon = True
+                break
             try:
                 run = self.env["billwerk.sync.run"]._run_for(
-                    account, trigger="webhook", mode="webhook"
+                    account, trigger="webhook", mode="webhook", budget=budget
                 )
             except SyncAlreadyRunning:
                 _logger.info(
@@ -164,7 +198,7 @@ class BillwerkAccountScheduler(models.Model):
             more = events.search_count(
                 [("account_id", "=", account.id), ("state", "=", "pending")], limit=1
             )
-            soon = soon or (run.state != "failed" and bool(more))
+            soon = soon or (run.state not in ("failed", "cancelled") and bool(more))
         if soon:
             self._trigger_webhook_processing()
         elif again:

@@ -104,40 +104,19 @@ class PostingResult:
     refused: int = 0
     reasons: dict = field(default_factory=dict)
 
-    def _notification(self, env):
-        message = env._(
-            "%(invoices)s invoices, %(notes)s credit notes, %(reversals)s "
-            "reversals and %(payments)s payments posted.",
-            invoices=self.invoices,
-            notes=self.credit_notes,
-            reversals=self.reversals,
-            payments=self.payments,
-        )
-        if self.waiting:
-            message += " " + env._("%(count)s wait:", count=self.waiting)
-            message += " " + "; ".join(
-                f"{reason} ({count})" for reason, count in self.reasons.items()
-            )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": env._("Billwerk posting"),
-                "message": message,
-                "type": "warning" if self.waiting else "success",
-                "sticky": bool(self.waiting),
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
-
 
 class BillwerkPosting(models.AbstractModel):
     _name = "billwerk.posting"
     _description = "Billwerk posting to accounting"
 
     @api.model
-    def _post_account(self, account):
-        """Post what is due for ``account``; the caller holds its lock."""
+    def _post_account(self, account, after_batch=None):
+        """Post what is due for ``account``; the caller holds its lock.
+
+        ``after_batch(result)``, where given, is called after each committed
+        batch with the counts so far: a run saves its progress there, and
+        may stop the posting (its exception passes through) between batches.
+        """
         if (
             not account.post_invoices
             or not account.active
@@ -149,7 +128,9 @@ class BillwerkPosting(models.AbstractModel):
         company = account.company_id
         quiet = AUDITED if company.check_account_audit_trail else QUIET
         posting = self.sudo().with_company(company).with_context(**quiet)
-        result = posting._post_as_connector(account.with_env(posting.env))
+        result = posting._post_as_connector(
+            account.with_env(posting.env), after_batch=after_batch
+        )
         if result.invoices + result.reversals + result.credit_notes + result.payments:
             # The reconciliation with the ledger shows what was just posted
             # (it is also refreshed whenever it is opened).
@@ -158,9 +139,10 @@ class BillwerkPosting(models.AbstractModel):
             )
         return result
 
-    def _post_as_connector(self, account):
+    def _post_as_connector(self, account, after_batch=None):
         result = PostingResult()
         book = PostingBook(self.env, account)
+        book.after_batch = after_batch
         self._add_tax_rows(account)
         try:
             book.journal = self._sale_journal(account)
@@ -184,6 +166,21 @@ class BillwerkPosting(models.AbstractModel):
         return result
 
     # -- what is due --
+    def _count_due(self, account):
+        """Documents due now, as the run's progress counts them (0: posting off)."""
+        if (
+            not account.post_invoices
+            or not account.active
+            or account.billwerk_state == "test"
+        ):
+            return 0
+        return (
+            len(self._due_invoices(account))
+            + len(self._due_transactions(account, "settle"))
+            + len(self._due_credit_notes(account))
+            + len(self._due_transactions(account, "refund"))
+        )
+
     def _post_from_utc(self, account):
         """The first moment of ``post_from`` in the Billwerk account's time zone."""
         start = fields.Datetime.to_datetime(account.post_from)
@@ -307,6 +304,8 @@ class BillwerkPosting(models.AbstractModel):
             with self.env.cr.savepoint():
                 self._post_batch(book, kind, self.env[kind.model].browse(ids), result)
             commit_unless_testing(self.env.cr)
+            if book.after_batch:
+                book.after_batch(result)
 
     def _post_batch(self, book, kind, documents, result):
         """Relink, prepare, book, link; one by one where Odoo refuses the batch."""
@@ -495,6 +494,8 @@ class BillwerkPosting(models.AbstractModel):
                     book, self.env["billwerk.invoice"].browse(batch), result
                 )
             commit_unless_testing(self.env.cr)
+            if book.after_batch:
+                book.after_batch(result)
 
     def _reverse_batch(self, book, invoices, result):
         waiting = {}

@@ -59,6 +59,9 @@ class PostingBook:
         # What earlier payments of this pass take of an entry's open amount.
         self.reserved = {}
         self.price_digits = env["decimal.precision"].precision_get("Product Price")
+        # Called with the counts so far after each committed batch (a run's
+        # progress and time budget, see billwerk.posting._post_account).
+        self.after_batch = None
 
     def load_taxes(self):
         for mapping in self.account.tax_mapping_ids:

@@ -7,6 +7,8 @@ descriptions of ``mapping/entities.py``.
 import logging
 from datetime import timedelta
 
+import psycopg2
+
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -23,6 +25,7 @@ from ..mapping.entities import (
 from ..mapping.events import event_values
 from ..mapping.readers import MappingError
 from ..mapping.timestamps import to_utc_naive
+from ..scheduling.budget import OutOfTime, TimeBudget
 from .commit_policy import commit_unless_testing, in_test_mode
 from .sync_run_state import SyncRunState
 
@@ -38,6 +41,14 @@ ANALYZE_AFTER_PAGES = (2, 10, 100)
 MAX_LINE_READS = 1000
 # A run's form lists at most this many skipped records; the count is exact.
 MAX_LOGGED_SKIPS = 500
+# A run whose worker died this many times is given up, in words.
+MAX_INTERRUPTIONS = 3
+# The states in which a run holds the account's one place in the queue.
+ACTIVE_STATES = ("queued", "running")
+
+
+class RunCancelled(Exception):
+    """A user cancelled the run: it stops at the next page or batch."""
 
 
 class BillwerkSyncRun(models.Model):
@@ -74,6 +85,7 @@ class BillwerkSyncRun(models.Model):
             ("first_load", "First load"),
             ("incremental", "Incremental"),
             ("reconciliation", "Full reconciliation"),
+            ("posting", "Posting only"),
         ],
         string="Kind of run",
         required=True,
@@ -81,19 +93,46 @@ class BillwerkSyncRun(models.Model):
         help="First load: every list read from the account's first day. "
         "Incremental: what was created or changed since the last run. Full "
         "reconciliation: every list read again, and what Billwerk no longer has "
-        "archived.",
+        "archived. Posting only: Post now, without reading Billwerk.",
     )
     state = fields.Selection(
         [
+            ("queued", "Queued"),
             ("running", "Running"),
             ("done", "Done"),
             ("warning", "Done with warnings"),
             ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
         ],
         required=True,
         default="running",
+        help="Queued: waiting for the scheduled action, which a button or the "
+        "end of a scheduled call's time has just triggered. Running: a "
+        "scheduled call is working on it now.",
     )
     started = fields.Datetime(required=True, default=fields.Datetime.now)
+    calls = fields.Integer(
+        string="Scheduled calls",
+        help="Scheduled calls the run took. Each call works for a share of "
+        "the worker's time limit, saves where it is and hands the rest to the "
+        "next call.",
+    )
+    interruptions = fields.Integer(
+        help="Times a worker died during the run (killed at its time limit, "
+        "restarted); the next call went on from the last saved page.",
+    )
+    progress_step = fields.Selection(
+        [("reading", "Reading Billwerk"), ("posting", "Posting")],
+        string="Step",
+    )
+    documents_due = fields.Integer(
+        string="Documents to post",
+        help="Documents due for posting when the posting step started.",
+    )
+    reconciled_entities = fields.Char(
+        help="Lists a reconciliation has finished, so that the next call of "
+        "the same run goes on with the others."
+    )
     ended = fields.Datetime()
     error_message = fields.Text()
     line_ids = fields.One2many("billwerk.sync.run.line", "run_id", string="Counts")
@@ -166,81 +205,185 @@ class BillwerkSyncRun(models.Model):
                 ),
             )
 
-    # -- entry point --
+    def init(self):
+        # One queued or running run per account: two clicks, two servers or
+        # a click and the scheduler never queue a second one (_enqueue).
+        self.env.cr.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS billwerk_sync_run_one_active "
+            "ON billwerk_sync_run (account_id) WHERE state IN ('queued', 'running')"
+        )
+
+    # -- entry points --
     @api.model
-    def _run_for(self, account, trigger, mode="incremental"):
-        """Run one sync of ``account`` unless something else holds its lock."""
+    def _enqueue(self, account, trigger, mode="incremental"):
+        """Queue a run of ``account`` for the scheduled action; never run it here.
+
+        Returns the run: the new one, or the one already queued or running
+        (whatever its mode: it reads and posts what the new one would).
+        """
         account.check_access("write")
-        if not account.active:
-            raise UserError(
-                self.env._(
-                    "%(account)s is archived: it keeps the data of a previous "
-                    "Billwerk account and is no longer synchronized.",
-                    account=account.display_name,
-                )
-            )
+        account._check_can_run()
+        runs = self.sudo()
+        if mode == "incremental" and not account._first_load_done():
+            mode = "first_load"
+        # ON CONFLICT on the partial unique index: a run queued by another
+        # transaction is found, never doubled. Under REPEATABLE READ a
+        # conflicting row this transaction cannot see yet makes PostgreSQL
+        # raise a serialization failure, which Odoo retries; then it is seen.
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            INSERT INTO billwerk_sync_run
+                   (account_id, company_id, trigger, mode, user_id, billwerk_id,
+                    billwerk_name, state, started, calls, interruptions,
+                    create_uid, create_date, write_uid, write_date)
+            VALUES (%(account)s, %(company)s, %(trigger)s, %(mode)s, %(uid)s,
+                    %(billwerk_id)s, %(billwerk_name)s, 'queued',
+                    %(now)s, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
+            ON CONFLICT (account_id) WHERE state IN ('queued', 'running')
+            DO NOTHING
+            RETURNING id
+            """,
+            {
+                "account": account.id,
+                "company": account.company_id.id,
+                "trigger": trigger,
+                "mode": mode,
+                "uid": self.env.uid,
+                "billwerk_id": account.billwerk_id or None,
+                "billwerk_name": account.billwerk_name or None,
+                "now": fields.Datetime.now(),
+            },
+        )
+        row = self.env.cr.fetchone()
+        # The account's last run (a computed field) is no longer what the
+        # cache holds.
+        account.invalidate_recordset()
+        if row:
+            self.env["billwerk.account"]._scheduled_action("incremental")._trigger()
+            return runs.browse(row[0])
+        return runs.search(
+            [("account_id", "=", account.id), ("state", "in", ACTIVE_STATES)],
+            limit=1,
+        )
+
+    @api.model
+    def _run_for(self, account, trigger, mode="incremental", budget=None):
+        """Run ``account`` now, within ``budget``, unless something holds its lock.
+
+        A run queued or paused earlier is continued rather than a new one
+        started: one run, however many calls it takes.
+        """
+        account.check_access("write")
+        account._check_can_run()
         with account._sync_locks():
             # Users may trigger a run but only the sync writes its log and copies.
             runs = self.sudo()
-            runs._close_interrupted_runs(account)
-            if mode == "incremental" and not account._first_load_done():
-                mode = "first_load"
-            run = runs.create(
-                {
-                    "account_id": account.id,
-                    "trigger": trigger,
-                    "mode": mode,
-                    "user_id": self.env.uid,
-                    "billwerk_id": account.billwerk_id,
-                    "billwerk_name": account.billwerk_name,
-                }
+            runs._take_back_interrupted_runs(account)
+            run = runs.search(
+                [("account_id", "=", account.id), ("state", "=", "queued")], limit=1
             )
-            self._commit()
-            run._execute()
+            if run and mode == "webhook" and run.mode != "webhook":
+                # The webhook action's short budget is not for a first load or
+                # a backlog; its events wait until the queued run has ended.
+                raise account._busy()
+            if not run:
+                if mode == "incremental" and not account._first_load_done():
+                    mode = "first_load"
+                run = runs._create_running(account, trigger, mode)
+            run._execute(budget or TimeBudget.unlimited())
             return run
 
-    def _count_posted(self, result):
+    def _create_running(self, account, trigger, mode):
+        try:
+            with self.env.cr.savepoint():
+                return self.create(
+                    {
+                        "account_id": account.id,
+                        "trigger": trigger,
+                        "mode": mode,
+                        "user_id": self.env.uid,
+                        "billwerk_id": account.billwerk_id,
+                        "billwerk_name": account.billwerk_name,
+                    }
+                )
+        except psycopg2.IntegrityError:
+            # A button queued a run after this call's snapshot was taken:
+            # the next call continues that one.
+            raise account._busy() from None
+
+    def _count_posted(self, result, base):
+        """This call's posting ``result`` added to what earlier calls posted."""
         self.write(
             {
-                "posted_invoice_count": result.invoices,
-                "posted_credit_note_count": result.credit_notes + result.reversals,
-                "posted_payment_count": result.payments,
-                "refused_count": result.refused,
+                "posted_invoice_count": base["invoices"] + result.invoices,
+                "posted_credit_note_count": base["credit_notes"]
+                + result.credit_notes
+                + result.reversals,
+                "posted_payment_count": base["payments"] + result.payments,
+                "refused_count": base["refused"] + result.refused,
             }
         )
 
-    def _close_interrupted_runs(self, account):
-        # We hold the lock, so a run still marked running died with its worker.
-        self.search([("account_id", "=", account.id), ("state", "=", "running")]).write(
-            {
-                "state": "failed",
-                "ended": fields.Datetime.now(),
-                "error_message": self.env._(
-                    "Interrupted: the worker stopped before the run ended. The "
-                    "next run resumed from the last saved page."
-                ),
-            }
-        )
+    def _take_back_interrupted_runs(self, account):
+        """Continue a run whose worker died; give it up after a few deaths.
+
+        We hold the lock, so a run still marked running lost its worker (a
+        time limit, a restart): its saved pages stay, and it goes on as the
+        same run rather than as a new one beside an "Interrupted" one.
+        """
+        for run in self.search(
+            [("account_id", "=", account.id), ("state", "=", "running")]
+        ):
+            if run.interruptions + 1 < MAX_INTERRUPTIONS:
+                run.write({"state": "queued", "interruptions": run.interruptions + 1})
+                continue
+            run.write(
+                {
+                    "state": "failed",
+                    "ended": fields.Datetime.now(),
+                    "interruptions": run.interruptions + 1,
+                    "error_message": self.env._(
+                        "Interrupted %(count)s times: the worker stopped before the "
+                        "run ended (a time limit or a restart). What was saved "
+                        "stays; the next run resumes from the last saved page.",
+                        count=run.interruptions + 1,
+                    ),
+                }
+            )
 
     def _commit(self):
         commit_unless_testing(self.env.cr)
 
     # -- the run --
-    def _execute(self):
-        """Run the steps; whatever happens, the run ends with a state and words."""
+    def _execute(self, budget):
+        """One call's share of the run; it ends with a state and words, or
+        goes back to the queue for the next call where the budget ran out."""
         self.ensure_one()
         account = self.account_id
-        state = SyncRunState.for_entities(entity.name for entity in STORED_ENTITIES)
+        self.write({"state": "running", "calls": self.calls + 1})
+        self._commit()
+        state = self._load_state(budget)
         error = None
         try:
-            with account._make_client() as client:
-                state.client = client
-                self._execute_mode(state)
-                self._read_lines_due_for_posting(state)
-            self._link_pending_relations()
-            self._link_customers_without_contact()
+            if self.mode != "posting":
+                self._set_step("reading")
+                with account._make_client() as client:
+                    state.client = client
+                    self._execute_mode(state)
+                    self._read_lines_due_for_posting(state)
+                self._link_pending_relations()
+                self._link_customers_without_contact()
             # The books, after the copies and under the same lock.
-            self._count_posted(self.env["billwerk.posting"]._post_account(account))
+            self._post_books(state)
+        except OutOfTime:
+            self._pause(state)
+            return
+        except RunCancelled:
+            self._discard_unsaved_work()
+            self._finish(state, cancelled=True)
+            self._commit()
+            return
         except billwerk_errors.KeyRejected as rejection:
             account._mark_key_rejected(rejection)
             error = account.connection_error
@@ -259,6 +402,66 @@ class BillwerkSyncRun(models.Model):
             )
         self._finish(state, error=error)
         self._commit()
+
+    def _load_state(self, budget):
+        """The run's state, with what earlier calls of the run counted."""
+        state = SyncRunState.for_entities(entity.name for entity in STORED_ENTITIES)
+        state.budget = budget
+        for line in self.line_ids:
+            if line.entity in state.counts:
+                counts = state.counts[line.entity]
+                counts.created = line.created_count
+                counts.updated = line.updated_count
+                counts.archived = line.archived_count
+        return state
+
+    def _checkpoint(self, state):
+        """Between two pages or batches: stop when cancelled or out of time.
+
+        Called only where the step's progress is committed (a page and its
+        token, a list reconciled, a batch of events or documents), so that
+        the next call (or the next run) goes on from here, and every call,
+        however short, moves the run on.
+        """
+        self._push_progress()
+        if self._cancel_requested():
+            raise RunCancelled()
+        state.budget.check()
+
+    def _pause(self, state):
+        """Save the counts, queue the run again and trigger the next call."""
+        self._discard_unsaved_work()
+        self._save_counts(state)
+        self.write({"state": "queued"})
+        self.env["billwerk.account"]._scheduled_action("incremental")._trigger()
+        self._push_progress(force=True)
+        self._commit()
+        _logger.info(
+            "Billwerk sync run %s used its share of this scheduled call; "
+            "the next call goes on.",
+            self.id,
+        )
+
+    def _post_books(self, state):
+        posting = self.env["billwerk.posting"]
+        base = {
+            "invoices": self.posted_invoice_count,
+            "credit_notes": self.posted_credit_note_count,
+            "payments": self.posted_payment_count,
+            "refused": self.refused_count,
+        }
+
+        def after_batch(result):
+            self._count_posted(result, base)
+            self._commit()
+            self._checkpoint(state)
+
+        self._set_step("posting")
+        due = posting.sudo()._count_due(self.account_id)
+        self.documents_due = due + sum(base.values())
+        self._commit()
+        result = posting._post_account(self.account_id, after_batch=after_batch)
+        self._count_posted(result, base)
 
     def _execute_mode(self, state):
         """The run's reads, by mode (a hook: webhook runs add theirs)."""
@@ -304,22 +507,14 @@ class BillwerkSyncRun(models.Model):
             details=str(error),
         )
 
-    def _finish(self, work, error=None):
+    def _save_counts(self, work):
+        """Write the counts and skips so far; the skips are then logged."""
         skips = work.skips
-        if error:
-            state = "failed"
-        elif skips or self.refused_count:
-            # One document Odoo refused never fails the run: it waits, in words.
-            state = "warning"
-        else:
-            state = "done"
         self.write(
             {
-                "state": state,
-                "ended": fields.Datetime.now(),
-                "error_message": error or False,
-                "skipped_count": len(skips),
-                "line_ids": [
+                "skipped_count": self.skipped_count + len(skips),
+                "line_ids": [fields.Command.clear()]
+                + [
                     fields.Command.create(
                         {
                             "sequence": sequence,
@@ -335,18 +530,44 @@ class BillwerkSyncRun(models.Model):
                     fields.Command.create(
                         {"entity": entity, "record_key": key, "reason": reason}
                     )
-                    for entity, key, reason in skips[:MAX_LOGGED_SKIPS]
+                    for entity, key, reason in skips[
+                        : max(MAX_LOGGED_SKIPS - len(self.warning_ids), 0)
+                    ]
                 ],
             }
         )
-        if error:
-            _logger.warning("Billwerk sync run %s failed: %s", self.id, error)
-        elif skips:
+        if skips:
             _logger.warning(
                 "Billwerk sync run %s skipped %d records Billwerk sent",
                 self.id,
                 len(skips),
             )
+        work.skips = []
+
+    def _finish(self, work, error=None, cancelled=False):
+        self._save_counts(work)
+        if error:
+            state = "failed"
+        elif cancelled:
+            state = "cancelled"
+        elif self.skipped_count or self.refused_count:
+            # One document Odoo refused never fails the run: it waits, in words.
+            state = "warning"
+        else:
+            state = "done"
+        if cancelled:
+            error = self._cancel_words()
+        self.write(
+            {
+                "state": state,
+                "ended": fields.Datetime.now(),
+                "error_message": error or False,
+                "progress_step": False,
+            }
+        )
+        self._push_progress(force=True)
+        if state == "failed":
+            _logger.warning("Billwerk sync run %s failed: %s", self.id, error)
 
     def _incremental(self, state):
         account = self.account_id
@@ -385,7 +606,16 @@ class BillwerkSyncRun(models.Model):
             self._apply_objects(INVOICE, invoices.mapped("billwerk_id"), state)
 
     def _reconcile(self, state):
+        """Read every list again and archive what Billwerk no longer has.
+
+        A list is read whole within one call (what it has not seen must be
+        known before anything is archived); a call out of time stops between
+        lists, and the run's next call goes on with the lists not done yet.
+        """
+        done = set((self.reconciled_entities or "").split(","))
         for entity in ENTITIES:
+            if entity.name in done:
+                continue
             seen = self._read_whole_list(entity, state)
             model = self.env[entity.model].sudo()
             missing = model.search(
@@ -398,7 +628,11 @@ class BillwerkSyncRun(models.Model):
             if missing:
                 missing.write({"active": False})
                 state.counts[entity.name].archived += len(missing)
+            done.add(entity.name)
+            self.reconciled_entities = ",".join(sorted(filter(None, done)))
+            self._save_counts(state)
             self._commit()
+            self._checkpoint(state)
 
     # -- list reads --
     def _cursor(self, entity, range_name):
@@ -446,11 +680,16 @@ class BillwerkSyncRun(models.Model):
             def then(page=page):
                 cursor.page_token = page.next_page_token or False
                 self._count_read(page.content)
+                self._note_read_progress(entity, cursor, page.content)
 
             self._apply_page(entity, page.content, state, then)
             self._commit()
             if number in ANALYZE_AFTER_PAGES:
                 self._analyze(entity)
+            if page.next_page_token:
+                # Not after the last page: the list's end is saved first,
+                # or the next call would read it again from its first page.
+                self._checkpoint(state)
         self._analyze(entity)
         high_water = self._from_billwerk_time(cursor.load_to)
         cursor.write(
@@ -459,6 +698,35 @@ class BillwerkSyncRun(models.Model):
         if entity is INVOICE:
             self._cursor(entity, "settled").high_water = high_water
         self._commit()
+
+    def _note_read_progress(self, entity, cursor, content):
+        """How far back in the account's life this page reached, as a share.
+
+        Lists come newest first, from ``load_to`` back to the account's first
+        day: the oldest ``created`` read tells how much of that range is done.
+        The lists a first load reads count equally.
+        """
+        loaded = [item for item in ENTITIES if item is not PLAN]
+        start = self.account_id.billwerk_created
+        created = [
+            item["created"]
+            for item in content
+            if isinstance(item, dict) and isinstance(item.get("created"), str)
+        ]
+        if entity not in loaded or not created or not start:
+            return
+        try:
+            # Only an estimate: a record the page's writing skipped may be
+            # the one that cannot be read; it never stops the run.
+            oldest = min(to_utc_naive(text) for text in created)
+        except (MappingError, TypeError, ValueError):
+            return
+        end = self._from_billwerk_time(cursor.load_to)
+        span = (end - start).total_seconds()
+        share = (end - oldest).total_seconds() / span if span > 0 else 1.0
+        self.read_progress = (loaded.index(entity) + min(max(share, 0.0), 1.0)) / len(
+            loaded
+        )
 
     def _analyze(self, entity):
         """Give PostgreSQL statistics of a table a first load is filling.
@@ -579,25 +847,26 @@ class BillwerkSyncRun(models.Model):
         gone.write({"active": False})
         state.counts[entity.name].archived += len(gone)
 
-    def _notification(self):
+    def _queued(self):
+        """What a button answers: the run is queued (or was already)."""
         self.ensure_one()
-        if self.state == "done":
+        if self.state == "running":
             message = self.env._(
-                "%(created)s created, %(updated)s updated, %(archived)s archived.",
-                created=self.created_count,
-                updated=self.updated_count,
-                archived=self.archived_count,
+                "A run of this account is already running; this screen shows its "
+                "progress."
             )
         else:
-            message = self.error_message
+            message = self.env._(
+                "Queued: the scheduled action starts it shortly, and this screen "
+                "shows its progress."
+            )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "title": self.env._("Billwerk synchronization"),
                 "message": message,
-                "type": "success" if self.state == "done" else "danger",
-                "sticky": self.state != "done",
+                "type": "info",
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }

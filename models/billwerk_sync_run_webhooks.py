@@ -66,6 +66,8 @@ class BillwerkSyncRunWebhooks(models.Model):
                     {key: by_key[key] for key in keys[start : start + APPLY_BATCH]},
                     state,
                 )
+                # The events not reached stay pending for the next call.
+                self._checkpoint(state)
 
     def _apply_webhook_batch(self, entity, events_by_key, state):
         client = state.client

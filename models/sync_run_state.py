@@ -38,6 +38,8 @@ class SyncRunState:
     """The state of a run in progress (see the module's docstring)."""
 
     client: Any = None
+    # The scheduled call's TimeBudget (scheduling/budget.py).
+    budget: Any = None
     counts: dict[str, EntityCounts] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
     currencies: dict[str, int] = field(default_factory=dict)

@@ -3,6 +3,7 @@ from . import test_account_protection
 from . import test_dialog_and_secrets
 from . import test_set_api_key
 from . import test_sync
+from . import test_run_queue
 from . import test_sync_resume
 from . import test_sync_robustness
 from . import test_switch_back

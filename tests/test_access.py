@@ -101,5 +101,6 @@ class TestAccess(BillwerkSandboxCase):
         self.account.with_user(admin).write({"api_url": self.sandbox.url})
         # The accountant still uses the connection the administrator set up.
         self.connect()
-        action = self.account.with_user(self.billwerk_user).action_sync_now()
-        self.assertEqual(action["params"]["type"], "success")
+        self.account.with_user(self.billwerk_user).action_sync_now()
+        self.env["billwerk.account"]._cron_sync()
+        self.assertEqual(self.account.last_sync_run_id.state, "done")

@@ -325,11 +325,18 @@ class TestAccountingSettings(PostingCase):
         with self.assertRaises(AccessError):
             account.action_post_now()
 
-    def test_post_now_posts_and_says_what_it_did(self):
+    def test_post_now_queues_a_posting_run_that_says_what_it_did(self):
         self.switch_posting_on()
         action = self.account.with_user(self.manager).action_post_now()
-        self.assertIn("invoices", action["params"]["message"])
-        self.assertTrue(self.invoices().filtered("move_id"))
+        self.assertIn("Queued", action["params"]["message"])
+        self.assertFalse(self.invoices().filtered("move_id"), "not in the request")
+        run = self.account.last_sync_run_id
+        self.assertEqual((run.mode, run.state), ("posting", "queued"))
+        self.env["billwerk.account"]._cron_sync()
+        posted = self.invoices().filtered("move_id")
+        self.assertTrue(posted)
+        self.assertEqual((run.state, run.posted_invoice_count), ("done", len(posted)))
+        self.assertFalse(run.line_ids.filtered("created_count"), "Billwerk not read")
 
 
 @tagged("post_install", "-at_install")

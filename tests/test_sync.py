@@ -191,13 +191,24 @@ class TestSync(BillwerkSandboxCase):
         self.assertEqual(self.env["billwerk.sync.run"].search_count([]), runs)
         self.assertEqual(self.sync().state, "done")
 
-    def test_a_run_left_running_by_a_dead_worker_is_closed(self):
+    def test_a_run_left_running_by_a_dead_worker_goes_on_as_the_same_run(self):
         stale = self.env["billwerk.sync.run"].create(
             {"account_id": self.account.id, "trigger": "cron"}
         )
-        self.sync()
+        runs = self.env["billwerk.sync.run"].search_count([])
+        self.assertEqual(self.sync(), stale)
+        self.assertEqual((stale.state, stale.interruptions), ("done", 1))
+        self.assertEqual(self.env["billwerk.sync.run"].search_count([]), runs)
+
+    def test_a_run_whose_worker_died_three_times_is_given_up_in_words(self):
+        stale = self.env["billwerk.sync.run"].create(
+            {"account_id": self.account.id, "trigger": "cron", "interruptions": 2}
+        )
+        run = self.sync()
+        self.assertNotEqual(run, stale)
+        self.assertEqual(run.state, "done")
         self.assertEqual(stale.state, "failed")
-        self.assertIn("Interrupted", stale.error_message)
+        self.assertIn("Interrupted 3 times", stale.error_message)
 
     def test_a_rejected_key_mid_run_keeps_the_data_and_flags_the_account(self):
         customers = self.count("billwerk.customer")
@@ -249,8 +260,13 @@ class TestSync(BillwerkSandboxCase):
     def test_sync_now_button_and_scheduled_action(self):
         action = self.account.with_user(self.billwerk_user).action_sync_now()
         self.assertEqual(action["tag"], "display_notification")
-        self.assertEqual(action["params"]["type"], "success")
+        self.assertIn("Queued", action["params"]["message"])
+        queued = self.account.last_sync_run_id
+        self.assertEqual((queued.trigger, queued.state), ("manual", "queued"))
         self.env["billwerk.account"]._cron_sync()
+        self.assertEqual((queued.state, queued.calls), ("done", 1))
+        self.env["billwerk.account"]._cron_sync()
+        self.account.invalidate_recordset(["last_sync_run_id"])
         last = self.account.last_sync_run_id
         self.assertEqual((last.trigger, last.state), ("cron", "done"))
         self.assertEqual(

@@ -7,9 +7,9 @@ from unittest.mock import patch
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..models import billwerk_account_scheduler
 from ..models.billwerk_account_lock import SyncAlreadyRunning
 from ..models.billwerk_sync_run_batch import BillwerkSyncRunBatch
+from ..scheduling.budget import TimeBudget
 from .common import BillwerkSandboxCase, lock_held_elsewhere
 
 
@@ -244,16 +244,31 @@ class TestEveryAccountGetsItsTurn(BillwerkSandboxCase):
         cron = self.env.ref("billwerk_connector.cron_billwerk_incremental_sync")
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         runs = self.env["billwerk.sync.run"]
-        with patch.object(billwerk_account_scheduler, "CRON_BUDGET", -1):
+        accounts = self.account | self.broken | self.healthy
+        # A budget spent from the start: each call runs one account up to
+        # its first page boundary, then hands over.
+        with patch.object(
+            type(self.env["billwerk.account"]),
+            "_call_budget",
+            lambda _self, _share: TimeBudget(0),
+        ):
             for _call in range(3):
                 self.env["billwerk.account"]._cron_sync()
-        synced = runs.search([("trigger", "=", "cron")]).account_id
+        paused = runs.search([("trigger", "=", "cron")])
         # One account per call, the longest-waiting first: each got its turn.
-        self.assertEqual(synced, self.account | self.broken | self.healthy)
-        self.assertEqual(
+        self.assertEqual(paused.account_id, accounts)
+        self.assertEqual(set(paused.mapped("state")), {"queued"})
+        # Each call triggered the next one (the paused run, and the accounts
+        # not reached, each ask for it).
+        self.assertGreaterEqual(
             self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
             triggers + 3,
         )
+        # The next call, with time, finishes the same three runs.
+        self.env["billwerk.account"]._cron_sync()
+        self.assertEqual(runs.search([("trigger", "=", "cron")]), paused)
+        self.assertEqual(set(paused.mapped("state")), {"done"})
+        self.assertEqual(set(paused.mapped("calls")), {2})
 
     def test_a_busy_account_is_passed_over_not_failed(self):
         with lock_held_elsewhere(self.healthy):

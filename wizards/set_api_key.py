@@ -331,13 +331,12 @@ class BillwerkSetApiKey(models.TransientModel):
             webhooks_removed = account._unregister_webhooks()
             account._reset_sync_cursors()
             account._stop_posting()
+            account._cancel_queued_runs()
         account._store_api_key(key or self._read_key(), info)
         self.sudo().api_key_encrypted = False
-        # The first load can take minutes: start it in a cron worker now
-        # rather than in this request or at the next scheduled time.
-        self.env.ref(
-            "billwerk_connector.cron_billwerk_incremental_sync"
-        ).sudo()._trigger()
+        # The first load can take minutes: queued for a cron worker now
+        # rather than run in this request or at the next scheduled time.
+        self.env["billwerk.sync.run"]._enqueue(account, trigger="manual")
         close = {"type": "ir.actions.act_window_close"}
         if webhooks_removed:
             return close

@@ -25,6 +25,7 @@ FORBIDDEN_IMPORTS = {
     "mapping": {"odoo"},
     "crypto": {"odoo"},
     "sandbox": {"odoo"},
+    "scheduling": {"odoo"},
     "models": {"requests", "sandbox"},
     "wizards": {"requests", "sandbox"},
     "controllers": {"requests", "sandbox"},

@@ -9,12 +9,13 @@
  */
 import {registry} from "@web/core/registry";
 import {stepUtils} from "@web_tour/tour_service/tour_utils";
+import {runScheduledAction} from "./billwerk_tour_utils";
 
 function facts() {
     // Also called before the test stored them (odoo.isTourReady builds the
     // steps once): empty facts then, the real ones when the tour starts.
     const stored = JSON.parse(sessionStorage.getItem("billwerk_tour") || "{}");
-    return {first: stored.first || {}, second: stored.second || {}};
+    return {first: stored.first || {}, second: stored.second || {}, cron: stored.cron};
 }
 
 function setKey(key) {
@@ -48,6 +49,11 @@ function syncNow(name, invoices) {
             trigger: ".o_form_view button[name=action_sync_now]",
             run: "click",
         },
+        {
+            content: "The run waits for the scheduled action, and says so",
+            trigger: '.o_form_view .o_billwerk_run_progress:contains("Queued")',
+        },
+        runScheduledAction(facts().cron),
         {
             content: "The figures show what was synchronized",
             trigger: `.o_form_view button[name=action_open_invoices] .o_stat_value:contains("${invoices}")`,
@@ -117,8 +123,8 @@ registry.category("web_tour.tours").add("billwerk_account_tour", {
                 run: "click",
             },
             {
-                content: "The first load of the new account is pending",
-                trigger: ".o_form_view .alert:contains('First load pending')",
+                content: "The first load of the new account is queued",
+                trigger: ".o_form_view .o_billwerk_run_progress:contains('Queued')",
             },
             ...syncNow(second.name, second.invoices),
             ...openMenu({
