@@ -231,6 +231,11 @@ class BillwerkAccount(models.Model):
         if "active" in vals or "api_url" in vals:
             # Archiving or redirecting mid-run would mix or strand a run.
             self._lock_for_change()
+        if "active" in vals and not vals["active"]:
+            # An archived account is never synchronized: its queued run goes.
+            self._cancel_queued_runs(
+                self.env._("Cancelled: the account was archived before the run ended.")
+            )
         return super().write(vals)
 
     def copy(self, default=None):
@@ -579,8 +584,9 @@ class BillwerkAccount(models.Model):
             raise UserError(self.env._("No run of this account is queued or running."))
         return run.action_cancel()
 
-    def _cancel_queued_runs(self):
-        """A switch of Billwerk account: runs queued for the old one never run.
+    def _cancel_queued_runs(self, reason=None):
+        """Runs queued for what the account no longer is never run (a switch
+        of Billwerk account, archiving).
 
         The caller holds the account's lock, so none of them is running.
         """
@@ -590,7 +596,8 @@ class BillwerkAccount(models.Model):
                 "state": "cancelled",
                 "ended": fields.Datetime.now(),
                 "progress_step": False,
-                "error_message": self.env._(
+                "error_message": reason
+                or self.env._(
                     "Cancelled: the account was switched to another Billwerk "
                     "account before the run ended."
                 ),

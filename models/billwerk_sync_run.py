@@ -262,10 +262,28 @@ class BillwerkSyncRun(models.Model):
         if row:
             self.env["billwerk.account"]._scheduled_action("incremental")._trigger()
             return runs.browse(row[0])
-        return runs.search(
+        active = runs.search(
             [("account_id", "=", account.id), ("state", "in", ACTIVE_STATES)],
             limit=1,
         )
+        reads = ("first_load", "incremental")
+        if active.mode != mode and not (active.mode in reads and mode in reads):
+            # Another kind of run holds the account's place: this one would
+            # not do what the user asked for.
+            modes = dict(self._fields["mode"]._description_selection(self.env))
+            raise UserError(
+                self.env._(
+                    "A run of %(account)s is %(state)s (%(mode)s). Nothing was "
+                    "queued: start %(asked)s again once it has ended.",
+                    account=account.display_name,
+                    state=dict(self._fields["state"]._description_selection(self.env))[
+                        active.state
+                    ].lower(),
+                    mode=modes[active.mode],
+                    asked=modes[mode],
+                )
+            )
+        return active
 
     @api.model
     def _run_for(self, account, trigger, mode="incremental", budget=None):

@@ -95,10 +95,14 @@ class TestAccountProtection(BillwerkSandboxCase):
 
     def test_an_archived_account_is_never_synchronized(self):
         self.connect()
+        first_load = self.account.sync_run_ids
+        self.assertEqual(first_load.state, "queued")
         self.account.active = False
+        self.assertEqual(first_load.state, "cancelled")
+        self.assertIn("archived", first_load.error_message)
         with self.assertRaisesRegex(UserError, "archived"):
             self.as_member(self.account).action_sync_now()
-        self.assertFalse(self.account.sync_run_ids)
+        self.assertEqual(self.account.sync_run_ids, first_load)
 
     def test_import_cannot_set_the_api_url(self):
         self.account.active = False

@@ -120,6 +120,13 @@ class TestRunsInSlices(PostingCase):
             "the scheduled action was triggered",
         )
 
+    def test_another_kind_of_run_is_refused_while_one_is_queued(self):
+        account = self.new_account("Busy")
+        account.action_sync_now()
+        with self.assertRaisesRegex(UserError, "Nothing was queued"):
+            account.with_user(self.manager).action_reconcile_now()
+        self.assertEqual(self.runs.search_count([("account_id", "=", account.id)]), 1)
+
     def test_a_first_load_in_slices_ends_like_one_in_one_go(self):
         reference = self.new_account("In one go")
         first = self.sync(reference)

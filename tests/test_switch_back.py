@@ -40,8 +40,9 @@ class TestSwitchAndBack(BillwerkSandboxCase):
 
         self.switch(self.other_key)
         self.assertEqual(self.screen_figures(), (0, 0, 0, 0))
-        self.assertIn("First load pending", self.account.sync_status)
-        self.assertFalse(self.account.last_sync_state, "not the old account's Done")
+        # The new account's first load waits, not the old account's Done.
+        self.assertEqual(self.account.last_sync_state, "queued")
+        self.assertIn("Queued", self.account.run_progress_text)
         self.sync()
         other_figures = self.screen_figures()
         self.assertEqual(first_run.billwerk_name, first_name, "history keeps its name")

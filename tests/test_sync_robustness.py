@@ -4,6 +4,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -245,6 +246,7 @@ class TestEveryAccountGetsItsTurn(BillwerkSandboxCase):
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         runs = self.env["billwerk.sync.run"]
         accounts = self.account | self.broken | self.healthy
+        now = fields.Datetime.now()
         # A budget spent from the start: each call runs one account up to
         # its first page boundary, then hands over.
         with patch.object(
@@ -254,10 +256,14 @@ class TestEveryAccountGetsItsTurn(BillwerkSandboxCase):
         ):
             for _call in range(3):
                 self.env["billwerk.account"]._cron_sync()
-        paused = runs.search([("trigger", "=", "cron")])
+        started = runs.search([("trigger", "=", "cron")])
         # One account per call, the longest-waiting first: each got its turn.
-        self.assertEqual(paused.account_id, accounts)
+        self.assertEqual(started.account_id, accounts)
+        # Two pages of invoices on the first key: those first loads stopped at
+        # their first page boundary; the other key's lists fit on one page.
+        paused = started.filtered(lambda run: run.account_id != self.healthy)
         self.assertEqual(set(paused.mapped("state")), {"queued"})
+        self.assertEqual(self.last_run(self.healthy).state, "done")
         # Each call triggered the next one (the paused run, and the accounts
         # not reached, each ask for it).
         self.assertGreaterEqual(
@@ -265,8 +271,8 @@ class TestEveryAccountGetsItsTurn(BillwerkSandboxCase):
             triggers + 3,
         )
         # The next call, with time, finishes the same three runs.
-        self.env["billwerk.account"]._cron_sync()
-        self.assertEqual(runs.search([("trigger", "=", "cron")]), paused)
+        self.env["billwerk.account"].with_context(lastcall=now)._cron_sync()
+        self.assertEqual(runs.search([("trigger", "=", "cron")]), started)
         self.assertEqual(set(paused.mapped("state")), {"done"})
         self.assertEqual(set(paused.mapped("calls")), {2})
 
