@@ -11,7 +11,9 @@ odoo_importable || { say "upgrade check skipped: no Odoo 18."; exit 0; }
 version_at() { git show "$1:__manifest__.py" 2>/dev/null | sed -n 's/.*"version": "\([^"]*\)".*/\1/p'; }
 current="$(sed -n 's/.*"version": "\([^"]*\)".*/\1/p' __manifest__.py)"
 previous_rev=""
-for rev in $(git log --format=%H -- __manifest__.py 2>/dev/null); do
+# The last commit of the previous version (not the commit that bumped it: the
+# version's own later commits are part of what its users run).
+for rev in $(git log --first-parent --format=%H 2>/dev/null); do
     version="$(version_at "$rev")"
     if [ -n "$version" ] && [ "$version" != "$current" ]; then
         previous_rev="$rev"
