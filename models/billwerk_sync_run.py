@@ -685,6 +685,7 @@ class BillwerkSyncRun(models.Model):
     def _first_load(self, entity, cursor, state):
         """Page through the whole list, saving the page token after each page."""
         account = self.account_id
+        self.reading_list = entity.name
         if not cursor.load_to:
             cursor.load_to = account._to_billwerk_time(account._now())
         pages = state.client.iter_list(

@@ -28,6 +28,15 @@ class BillwerkSyncRunProgress(models.Model):
         "sends lists newest first): the reading step's progress.",
     )
     step_started = fields.Datetime(help="When the current step began.")
+    reading_list = fields.Selection(
+        selection=lambda self: (
+            self.env["billwerk.sync.run.line"]
+            ._fields["entity"]
+            ._description_selection(self.env)
+        ),
+        string="List being read",
+        help="The list a first load is reading page by page.",
+    )
     progress_percent = fields.Float(
         compute="_compute_progress",
         string="Progress",
@@ -44,6 +53,7 @@ class BillwerkSyncRunProgress(models.Model):
         "documents_due",
         "posted_count",
         "step_started",
+        "reading_list",
     )
     def _compute_progress(self):
         for run in self:
@@ -83,6 +93,13 @@ class BillwerkSyncRunProgress(models.Model):
                 "Posting: %(posted)s of %(due)s documents.",
                 posted=account._format_count(self.posted_count),
                 due=account._format_count(max(self.documents_due, self.posted_count)),
+            )
+        elif self.reading_list and self.mode == "first_load":
+            lists = dict(self._fields["reading_list"]._description_selection(self.env))
+            text = self.env._(
+                "Reading Billwerk: %(count)s records so far, now %(list)s.",
+                count=account._format_count(self.records_read),
+                list=lists[self.reading_list],
             )
         else:
             text = self.env._(

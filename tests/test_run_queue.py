@@ -162,10 +162,33 @@ class TestRunsInSlices(PostingCase):
         self.assertEqual(self.runs.search([("account_id", "=", account.id)]), run)
         self.assertEqual((run.state, run.calls), ("queued", 1))
         self.assertIn("next scheduled call", run.progress_text)
+        self.assertEqual(run.reading_list, "customer")
         self.assertGreater(run.records_read, 0)
         self.assertTrue(0 < run.read_progress < 1, run.read_progress)
         saved = account.cursor_ids.filtered("page_token")
         self.assertEqual(saved.entity, "customer", "the page reached is saved")
+
+    def test_a_running_first_load_names_its_list_its_share_and_time_left(self):
+        run = self.runs.create(
+            {
+                "account_id": self.new_account("Running").id,
+                "trigger": "cron",
+                "mode": "first_load",
+                "state": "running",
+                "progress_step": "reading",
+                "reading_list": "invoice",
+                "records_read": 1500,
+                "read_progress": 0.5,
+                "step_started": fields.Datetime.subtract(
+                    fields.Datetime.now(), seconds=90
+                ),
+            }
+        )
+        self.assertEqual(run.progress_percent, 50.0)
+        self.assertEqual(
+            run.progress_text,
+            "Reading Billwerk: 1,500 records so far, now Invoices. About 2 min left.",
+        )
 
     def test_a_posting_backlog_in_slices_posts_each_document_once(self):
         self.switch_posting_on()
