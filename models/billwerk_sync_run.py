@@ -273,12 +273,9 @@ class BillwerkSyncRun(models.Model):
             modes = dict(self._fields["mode"]._description_selection(self.env))
             raise UserError(
                 self.env._(
-                    "A run of %(account)s is %(state)s (%(mode)s). Nothing was "
-                    "queued: start %(asked)s again once it has ended.",
+                    "A run of %(account)s (%(mode)s) is queued or running. Nothing "
+                    "was queued: start %(asked)s again once it has ended.",
                     account=account.display_name,
-                    state=dict(self._fields["state"]._description_selection(self.env))[
-                        active.state
-                    ].lower(),
                     mode=modes[active.mode],
                     asked=modes[mode],
                 )
