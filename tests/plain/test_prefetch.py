@@ -197,7 +197,9 @@ def test_closing_the_client_stops_its_open_reads(sandbox):
     client = make_client(sandbox)
     pages = client.iter_list("customer", date_to=LATE)
     next(pages)
-    wait_until(lambda: served(sandbox) == 2)
+    # At least the page fetched ahead: the thread may be on the next one by
+    # the time this looks (a poll for exactly 2 could miss it and hang).
+    wait_until(lambda: served(sandbox) >= 2)
     client.close()
     assert not fetch_threads()
     # What was fetched may still be read; then the read says it was cut off.
