@@ -52,7 +52,8 @@ odoo_bin() {
     # setup/odoo-bin (or odoo-bin) of a source tree; for a pip or Debian
     # install, a launcher of our own doing what odoo-bin does.
     local src
-    src="$("$PY" -c 'import odoo, os; print(os.path.dirname(os.path.dirname(odoo.__file__)))')"
+    # (odoo.__path__: Odoo 19's odoo is a namespace package, without __file__.)
+    src="$("$PY" -c 'import odoo, os; print(os.path.dirname(list(odoo.__path__)[0]))')"
     if [ -f "$src/odoo-bin" ]; then
         echo "$src/odoo-bin"
     elif [ -f "$src/setup/odoo-bin" ]; then
@@ -69,7 +70,7 @@ odoo_addons_path() {
     # addons/ folder of a git checkout of Odoo, when there is one.
     "$PY" - <<'PY'
 import os, odoo.addons
-core = os.path.dirname(odoo.addons.__file__)
+core = list(odoo.addons.__path__)[0]  # Odoo 19: a namespace package
 extra = os.path.join(os.path.dirname(os.path.dirname(core)), "addons")
 print(core + ("," + extra if os.path.isdir(os.path.join(extra, "web")) else ""))
 PY
@@ -136,7 +137,7 @@ addons_path = $(odoo_addons_path),${4:-$ADDONS_LINK_DIR}
 data_dir = $VAR/data
 http_interface = 127.0.0.1
 http_port = ${3:-8069}
-without_demo = all
+without_demo = True
 CONF
 }
 

@@ -1,0 +1,138 @@
+"""Everything that differs between Odoo 18.0 and Odoo 19.0, in one place.
+
+The addon runs on both series from one tree. The models, views, security files
+and tests say what they mean once; where the two series spell it differently,
+they go through this module, and only this module looks at which Odoo runs
+(what it has, never a version number):
+
+- unique constraints: ``Constraint`` is 19's ``models.Constraint``; on 18 the
+  same declaration becomes an ``_sql_constraints`` row. Either way the
+  database constraint is called ``<table>_<name>`` (the class attribute's name
+  without its underscore), so both series create the same constraints;
+- groups: 18 files a group under ``category_id`` and lists its members in
+  ``users``; 19 files it under a privilege (``privilege_id``, a
+  ``res.groups.privilege`` of that category) and lists them in ``user_ids``.
+  The security file calls :meth:`BillwerkOdooCompat.place_group`;
+- the groups of an ``ir.actions.server``: ``groups_id`` on 18, ``group_ids`` on
+  19 (:meth:`BillwerkOdooCompat.restrict_to_groups`);
+- the logger of the RPC debug line (``odoo.api`` on 18,
+  ``odoo.service.model`` on 19) and ``call_kw``, which tests call;
+- the import path of the tours' ``stepUtils`` is in the tour files themselves
+  (JavaScript cannot import Python): see ``static/tests/tours``.
+"""
+
+from odoo import api, models
+
+try:  # Odoo 19
+    from odoo.service.model import call_kw
+except ImportError:  # Odoo 18
+    from odoo.api import call_kw
+
+
+#: Does this Odoo know ``models.Constraint`` (19)? Else ``_sql_constraints`` (18).
+HAS_TABLE_OBJECTS = hasattr(models, "Constraint")
+#: The loggers that write an RPC call with its arguments at DEBUG: the one of
+#: the module defining ``call_kw`` (``odoo.api`` on 18, ``odoo.service.model``
+#: on 19). Both are named so that a log configuration written for either
+#: series is covered.
+RPC_LOGGERS = tuple(
+    dict.fromkeys((call_kw.__module__, "odoo.api", "odoo.service.model"))
+)
+
+
+def _users_field(group):
+    """The members of a group: ``users`` on 18, ``user_ids`` on 19."""
+    return "user_ids" if "user_ids" in group._fields else "users"
+
+
+class _SqlConstraint:
+    """Odoo 18: a ``models.Constraint`` declaration turned into ``_sql_constraints``.
+
+    Declared as a class attribute (``_handle_uniq = Constraint("unique(x)",
+    "message")``), it adds ``("handle_uniq", "unique(x)", "message")`` to the
+    class's own ``_sql_constraints`` and removes itself from the class: 18
+    names the database constraint ``<table>_handle_uniq``, as 19 does.
+    """
+
+    def __init__(self, definition, message=""):
+        self.definition = definition
+        self.message = message
+
+    def __set_name__(self, owner, name):
+        assert name.startswith("_"), "constraint attributes start with '_'"
+        own = list(vars(owner).get("_sql_constraints", ()))
+        own.append((name[1:], self.definition, self.message))
+        owner._sql_constraints = own
+        delattr(owner, name)
+
+
+Constraint = models.Constraint if HAS_TABLE_OBJECTS else _SqlConstraint
+
+
+def unique_constraints(model):
+    """``{database name: definition}`` of the table constraints ``model`` declares."""
+    if HAS_TABLE_OBJECTS:
+        return {
+            name: cons.get_definition(model.pool)
+            for name, cons in model._table_objects.items()
+            if isinstance(cons, models.Constraint)
+        }
+    return {
+        f"{model._table}_{key}": definition
+        for key, definition, _message in model._sql_constraints
+    }
+
+
+class BillwerkOdooCompat(models.AbstractModel):
+    """What the data files call where 18 and 19 name fields differently."""
+
+    _name = "billwerk.odoo.compat"
+    _description = "Billwerk connector: Odoo 18/19 differences"
+
+    @api.model
+    def place_group(self, group_xmlid, category_xmlid, user_xmlids=()):
+        """File the group under the category and add the users to it.
+
+        18: the group's ``category_id``. 19: a privilege of the group's own
+        (``<group>_privilege``, same name as the category) in that category;
+        a group in ``base.module_category_hidden`` gets none, which is how 19
+        hides a group from the user form.
+        """
+        group = self.env.ref(group_xmlid)
+        category = self.env.ref(category_xmlid)
+        values = {}
+        if "privilege_id" not in group._fields:
+            values["category_id"] = category.id
+        elif category != self.env.ref("base.module_category_hidden"):
+            module, name = group_xmlid.split(".")
+            privilege = self.env["res.groups.privilege"]._load_records(
+                [
+                    {
+                        "xml_id": f"{module}.{name}_privilege",
+                        "values": {
+                            "name": category.name,
+                            "description": category.description,
+                            "category_id": category.id,
+                            "sequence": category.sequence,
+                        },
+                        "noupdate": False,
+                    }
+                ],
+                update=True,
+            )
+            values["privilege_id"] = privilege.id
+        users = [self.env.ref(xmlid).id for xmlid in user_xmlids]
+        if users:
+            values[_users_field(group)] = [(4, user_id) for user_id in users]
+        group.write(values)
+        return True
+
+    @api.model
+    def restrict_to_groups(self, action_xmlids, group_xmlids):
+        """Let only the groups' members run the actions (server or window)."""
+        links = [(4, self.env.ref(xmlid).id) for xmlid in group_xmlids]
+        for xmlid in action_xmlids:
+            action = self.env.ref(xmlid)
+            field = "group_ids" if "group_ids" in action._fields else "groups_id"
+            action.write({field: links})
+        return True
