@@ -15,29 +15,51 @@ they go through this module, and only this module looks at which Odoo runs
   The security file calls :meth:`BillwerkOdooCompat.place_group`;
 - the groups of an ``ir.actions.server``: ``groups_id`` on 18, ``group_ids`` on
   19 (:meth:`BillwerkOdooCompat.restrict_to_groups`);
-- the logger of the RPC debug line (``odoo.api`` on 18,
-  ``odoo.service.model`` on 19) and ``call_kw``, which tests call;
+- ``call_kw``, which writes the RPC debug line with the call's arguments: in
+  ``odoo.api`` on 18, ``odoo.service.model`` on 19 (its module's logger is
+  the one client/log_redaction.py must cover: both are);
+- setting a server option for a while (tests): 18's ``config.options`` is a
+  dict, 19's layers (a ``ChainMap``) and ``config`` itself has no ``pop``
+  (:func:`server_option`);
 - the import path of the tours' ``stepUtils`` is in the tour files themselves
   (JavaScript cannot import Python): see ``static/tests/tours``.
 """
 
+from contextlib import contextmanager
+
 from odoo import api, models
+from odoo.tools import config
 
 try:  # Odoo 19
     from odoo.service.model import call_kw
 except ImportError:  # Odoo 18
     from odoo.api import call_kw
 
+__all__ = [
+    "BillwerkOdooCompat",
+    "Constraint",
+    "call_kw",
+    "server_option",
+    "unique_constraints",
+]
+
 
 #: Does this Odoo know ``models.Constraint`` (19)? Else ``_sql_constraints`` (18).
 HAS_TABLE_OBJECTS = hasattr(models, "Constraint")
-#: The loggers that write an RPC call with its arguments at DEBUG: the one of
-#: the module defining ``call_kw`` (``odoo.api`` on 18, ``odoo.service.model``
-#: on 19). Both are named so that a log configuration written for either
-#: series is covered.
-RPC_LOGGERS = tuple(
-    dict.fromkeys((call_kw.__module__, "odoo.api", "odoo.service.model"))
-)
+
+
+@contextmanager
+def server_option(name, value):
+    """``odoo.tools.config[name]`` is ``value`` inside the block, as before after."""
+    missing = object()
+    before = config.options.get(name, missing)
+    config[name] = value
+    try:
+        yield
+    finally:
+        config.options.pop(name, None)  # 19: the runtime layer it was set in
+        if before is not missing and config.get(name) != before:
+            config[name] = before
 
 
 def _users_field(group):
