@@ -21,11 +21,21 @@ they go through this module, and only this module looks at which Odoo runs
 - setting a server option for a while (tests): 18's ``config.options`` is a
   dict, 19's layers (a ``ChainMap``) and ``config`` itself has no ``pop``
   (:func:`server_option`);
-- the import path of the tours' ``stepUtils`` is in the tour files themselves
-  (JavaScript cannot import Python): see ``static/tests/tours``.
+- the company setting that keeps Odoo's audit trail of journal entries:
+  ``check_account_audit_trail`` on 18, ``restrictive_audit_trail`` on 19
+  (:func:`audit_trail_field`);
+- an account no longer to be used: ``deprecated`` on 18, archived
+  (``active`` False) on 19 (:func:`account_retired`, :func:`retire_account`);
+- HttpCase: 19 refuses requests without its test cookie, and the test thread
+  holds the test cursor's lock but while it serves its own requests; the
+  sandbox's webhook deliveries come from another thread, cookie-less
+  (:func:`allow_requests_without_test_cookie`, :func:`release_test_cursor`);
+- the tours write out the one step they took from web_tour's ``stepUtils``,
+  which 19 moved (``@web_tour/tour_utils``): see ``static/tests/tours``.
 """
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from unittest.mock import patch
 
 from odoo import api, models
 from odoo.tools import config
@@ -38,7 +48,12 @@ except ImportError:  # Odoo 18
 __all__ = [
     "BillwerkOdooCompat",
     "Constraint",
+    "account_retired",
+    "allow_requests_without_test_cookie",
+    "audit_trail_field",
     "call_kw",
+    "release_test_cursor",
+    "retire_account",
     "server_option",
     "unique_constraints",
 ]
@@ -60,6 +75,50 @@ def server_option(name, value):
         config.options.pop(name, None)  # 19: the runtime layer it was set in
         if before is not missing and config.get(name) != before:
             config[name] = before
+
+
+def account_retired(account):
+    """Is the ``account.account`` one to book nothing on any more?"""
+    if "deprecated" in account._fields:
+        return account.deprecated  # 18
+    return not account.active  # 19: archived
+
+
+def retire_account(account):
+    """Deprecate (18) or archive (19) the ``account.account``."""
+    account.write(
+        {"deprecated": True} if "deprecated" in account._fields else {"active": False}
+    )
+
+
+def audit_trail_field(company):
+    """The ``res.company`` field saying the company keeps an audit trail."""
+    if "check_account_audit_trail" in company._fields:
+        return "check_account_audit_trail"  # 18
+    return "restrictive_audit_trail"  # 19: the trail's deletion is refused
+
+
+def allow_requests_without_test_cookie(case):
+    """For the rest of the HttpCase test, requests without its cookie get in.
+
+    19 answers 400 to a request without the test's cookie; 18 lets every
+    request of the test's server use the test's cursor.
+    """
+    if hasattr(case, "http_request_allow_all"):
+        case.startPatcher(patch.object(case, "http_request_allow_all", True))
+
+
+def release_test_cursor():
+    """A block in which requests served by other threads may use the test cursor.
+
+    19's test thread holds the test cursor's lock, released only while it
+    waits for requests; 18 takes it per request. Wrap the waiting in this.
+    """
+    try:
+        from odoo.tests.common import release_test_lock
+    except ImportError:  # Odoo 18
+        return nullcontext()
+    return release_test_lock()
 
 
 def _users_field(group):
