@@ -8,7 +8,7 @@ from odoo import api, fields, models
 
 from ..mapping.events import WEBHOOK_RETENTION
 from .commit_policy import commit_unless_testing
-from .odoo_compat import Constraint
+from .odoo_compat import Constraint, report_cron_progress
 
 _logger = logging.getLogger(__name__)
 
@@ -126,5 +126,5 @@ class BillwerkWebhookEvent(models.Model):
         if deleted:
             _logger.info("Pruned %s processed Billwerk webhooks.", deleted)
         # Progress as Odoo counts it: what is left runs in the call triggered.
-        self.env["ir.cron"]._notify_progress(done=deleted, remaining=0)
+        report_cron_progress(self.env, deleted)
         return deleted

@@ -26,6 +26,9 @@ they go through this module, and only this module looks at which Odoo runs
   (:func:`audit_trail_field`);
 - an account no longer to be used: ``deprecated`` on 18, archived
   (``active`` False) on 19 (:func:`account_retired`, :func:`retire_account`);
+- telling Odoo's cron how far a call got: ``_notify_progress`` on 18,
+  deprecated on 19 for ``_commit_progress``, which commits
+  (:func:`report_cron_progress`);
 - HttpCase: 19 refuses requests without its test cookie, and the test thread
   holds the test cursor's lock but while it serves its own requests; the
   sandbox's webhook deliveries come from another thread, cookie-less
@@ -40,6 +43,8 @@ from unittest.mock import patch
 from odoo import api, models
 from odoo.tools import config
 
+from .commit_policy import in_test_mode
+
 try:  # Odoo 19
     from odoo.service.model import call_kw
 except ImportError:  # Odoo 18
@@ -53,6 +58,7 @@ __all__ = [
     "audit_trail_field",
     "call_kw",
     "release_test_cursor",
+    "report_cron_progress",
     "retire_account",
     "server_option",
     "unique_constraints",
@@ -96,6 +102,19 @@ def audit_trail_field(company):
     if "check_account_audit_trail" in company._fields:
         return "check_account_audit_trail"  # 18
     return "restrictive_audit_trail"  # 19: the trail's deletion is refused
+
+
+def report_cron_progress(env, done):
+    """Tell Odoo's cron that this call did ``done`` items and leaves none.
+
+    18: ``ir.cron._notify_progress``. 19 deprecates it for ``_commit_progress``,
+    which commits: called only inside a cron run, never under tests.
+    """
+    cron = env["ir.cron"]
+    if not hasattr(cron, "_commit_progress"):  # 18
+        cron._notify_progress(done=done, remaining=0)
+    elif env.context.get("ir_cron_progress_id") and not in_test_mode():
+        cron._commit_progress(done, remaining=0)
 
 
 def allow_requests_without_test_cookie(case):
