@@ -2,7 +2,7 @@
     "name": "Billwerk+ Optimize Connector",
     "summary": "Keep Billwerk+ Optimize plans, subscriptions, customers and "
     "invoices in sync with Odoo, and post the invoices to accounting",
-    "version": "18.0.2.2.0",
+    "version": "2.2.0",
     "category": "Accounting",
     "website": "https://github.com/billwerk-connector/billwerk_connector",
     "author": "billwerk_connector developers",

@@ -1,7 +1,8 @@
 """Keep API keys, webhook secrets and webhook tokens out of log records.
 
-At DEBUG, Odoo's ``odoo.api`` logger writes every RPC call with the repr of
-its arguments, so saving the key dialog would log
+At DEBUG, Odoo writes every RPC call with the repr of its arguments (the
+logger of the module holding ``call_kw``: ``odoo.api`` on Odoo 18,
+``odoo.service.model`` on Odoo 19), so saving the key dialog would log
 ``web_save({'api_key': 'priv_…'}, ...)`` in clear; and the access log
 (``werkzeug``) writes every request's path, the webhook route's token with it
 (whoever holds the token can post to the route). A filter on those loggers
@@ -48,7 +49,11 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
-def install(logger_names=("odoo.api", "werkzeug")):
+# The RPC debug loggers of Odoo 18 and 19, and the access log.
+LOGGERS = ("odoo.api", "odoo.service.model", "werkzeug")
+
+
+def install(logger_names=LOGGERS):
     """Add one SecretRedactingFilter to each named logger, never a second one."""
     for name in logger_names:
         logger = logging.getLogger(name)

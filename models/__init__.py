@@ -1,3 +1,6 @@
+# What Odoo 18 and 19 spell differently (constraints, groups, loggers).
+from . import odoo_compat
+
 # The account: the connection, its key, its screen and its scheduling.
 from . import billwerk_account
 from . import billwerk_account_lock

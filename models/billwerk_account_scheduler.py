@@ -19,6 +19,7 @@ from ..scheduling.budget import (
 )
 from .billwerk_account_lock import SyncAlreadyRunning
 from .commit_policy import commit_unless_testing, in_test_mode
+from .odoo_compat import report_cron_progress
 
 _logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class BillwerkAccountScheduler(models.Model):
             self._scheduled_action("incremental")._trigger()
         # Progress as Odoo counts it: this call's work is complete; what is
         # left runs in the call just triggered, under a fresh time limit.
-        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        report_cron_progress(self.env, done)
         commit_unless_testing(self.env.cr)
         if failed:
             raise UserError(

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .odoo_compat import Constraint
+
 BINDING_FIELDS = ("billwerk_account", "billwerk_document")
 
 
@@ -27,13 +29,10 @@ class BillwerkBindingMixin(models.AbstractModel):
         "transaction/<id> in Billwerk.",
     )
 
-    _sql_constraints = [
-        (
-            "billwerk_document_uniq",
-            "unique(billwerk_account, billwerk_document)",
-            "A Billwerk document is booked once.",
-        )
-    ]
+    _billwerk_document_uniq = Constraint(
+        "unique(billwerk_account, billwerk_document)",
+        "A Billwerk document is booked once.",
+    )
 
     def _check_binding_values(self, vals_list):
         if not self.env.su and any(

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .odoo_compat import Constraint
+
 
 class BillwerkCreditNote(models.Model):
     """A Billwerk credit note: a refund's document, or a credit on an invoice."""
@@ -43,18 +45,14 @@ class BillwerkCreditNote(models.Model):
     )
     post_error = fields.Char(string="Waits because", readonly=True, copy=False)
 
-    _sql_constraints = [
-        (
-            "billwerk_id_account_uniq",
-            "unique(account_id, billwerk_id)",
-            "A Billwerk credit note id is unique per account.",
-        ),
-        (
-            "move_uniq",
-            "unique(move_id)",
-            "A journal entry belongs to one Billwerk credit note.",
-        ),
-    ]
+    _billwerk_id_account_uniq = Constraint(
+        "unique(account_id, billwerk_id)",
+        "A Billwerk credit note id is unique per account.",
+    )
+    _move_uniq = Constraint(
+        "unique(move_id)",
+        "A journal entry belongs to one Billwerk credit note.",
+    )
 
     def action_open_move(self):
         self.ensure_one()

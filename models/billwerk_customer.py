@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .odoo_compat import Constraint
+
 
 def same_vat_form(vat):
     """A VAT number as compared: no spaces, dots or dashes, upper case."""
@@ -39,13 +41,10 @@ class BillwerkCustomer(models.Model):
     )
     invoice_ids = fields.One2many("billwerk.invoice", "customer_id", readonly=True)
 
-    _sql_constraints = [
-        (
-            "handle_account_uniq",
-            "unique(account_id, handle)",
-            "A Billwerk customer handle is unique per account.",
-        )
-    ]
+    _handle_account_uniq = Constraint(
+        "unique(account_id, handle)",
+        "A Billwerk customer handle is unique per account.",
+    )
 
     @api.model
     def _link_partners(self, values_list, account):

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
+from .odoo_compat import Constraint
+
 
 class BillwerkInvoice(models.Model):
     _name = "billwerk.invoice"
@@ -113,18 +115,14 @@ class BillwerkInvoice(models.Model):
         compute="_compute_posting_state",
     )
 
-    _sql_constraints = [
-        (
-            "billwerk_id_account_uniq",
-            "unique(account_id, billwerk_id)",
-            "A Billwerk invoice id is unique per account.",
-        ),
-        (
-            "move_uniq",
-            "unique(move_id)",
-            "A journal entry belongs to one Billwerk invoice.",
-        ),
-    ]
+    _billwerk_id_account_uniq = Constraint(
+        "unique(account_id, billwerk_id)",
+        "A Billwerk invoice id is unique per account.",
+    )
+    _move_uniq = Constraint(
+        "unique(move_id)",
+        "A journal entry belongs to one Billwerk invoice.",
+    )
 
     @api.depends("move_id", "reversal_move_id", "post_error")
     def _compute_posting_state(self):

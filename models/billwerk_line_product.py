@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools.translate import LazyTranslate
 
+from .odoo_compat import Constraint
+
 _lt = LazyTranslate(__name__)
 
 # Billwerk's order line origins, in words (products are named after them).
@@ -51,13 +53,10 @@ class BillwerkLineProduct(models.Model):
         "product.product", required=True, check_company=True, ondelete="restrict"
     )
 
-    _sql_constraints = [
-        (
-            "origin_uniq",
-            "unique(account_id, origin)",
-            "A line origin has one product per account.",
-        )
-    ]
+    _origin_uniq = Constraint(
+        "unique(account_id, origin)",
+        "A line origin has one product per account.",
+    )
 
     @api.depends("origin")
     @api.depends_context("lang")

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .odoo_compat import Constraint
+
 
 class BillwerkPaymentJournal(models.Model):
     """The journal that books one Billwerk payment type, where it is not the
@@ -27,10 +29,7 @@ class BillwerkPaymentJournal(models.Model):
         ondelete="restrict",
     )
 
-    _sql_constraints = [
-        (
-            "payment_type_uniq",
-            "unique(account_id, payment_type)",
-            "A payment type has one journal per account.",
-        )
-    ]
+    _payment_type_uniq = Constraint(
+        "unique(account_id, payment_type)",
+        "A payment type has one journal per account.",
+    )

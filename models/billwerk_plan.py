@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .odoo_compat import Constraint
+
 
 class BillwerkPlan(models.Model):
     _name = "billwerk.plan"
@@ -38,10 +40,7 @@ class BillwerkPlan(models.Model):
         "the first invoice is posted. Open it to set its income account.",
     )
 
-    _sql_constraints = [
-        (
-            "handle_account_uniq",
-            "unique(account_id, handle)",
-            "A Billwerk plan handle is unique per account.",
-        )
-    ]
+    _handle_account_uniq = Constraint(
+        "unique(account_id, handle)",
+        "A Billwerk plan handle is unique per account.",
+    )

@@ -34,6 +34,7 @@ from odoo.tools import split_every
 from ..mapping.books import POSTED_STATES, rate_key
 from .billwerk_posting_book import PostingBook, Waiting, free_journal_code
 from .commit_policy import commit_unless_testing
+from .odoo_compat import audit_trail_field
 
 _logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class BillwerkPosting(models.AbstractModel):
         # The books are posted by the connector: users' rights were checked
         # by the caller (the run's lock owner, or Post now).
         company = account.company_id
-        quiet = AUDITED if company.check_account_audit_trail else QUIET
+        quiet = AUDITED if company[audit_trail_field(company)] else QUIET
         posting = self.sudo().with_company(company).with_context(**quiet)
         result = posting._post_as_connector(
             account.with_env(posting.env), after_batch=after_batch
@@ -260,7 +261,8 @@ class BillwerkPosting(models.AbstractModel):
 
     def _add_tax_rows(self, account):
         """A mapping row per VAT rate the due documents use, prefilled when
-        the company has exactly one sales tax of that percentage."""
+        the company has exactly one sales tax of that percentage (never a
+        guess between two: the row's note names them)."""
         if not account.post_from:
             return
         self.env["billwerk.invoice"].flush_model()
@@ -276,22 +278,16 @@ class BillwerkPosting(models.AbstractModel):
         )
         rates = {rate_key(row[0]) for row in self.env.cr.fetchall()}
         known = {rate_key(m.vat_rate) for m in account.tax_mapping_ids}
-        taxes = self.env["account.tax"]
+        mappings = self.env["billwerk.tax.mapping"]
         rows = []
         for rate in sorted(rates - known, reverse=True):
-            candidates = taxes.search(
-                [
-                    *taxes._check_company_domain(account.company_id),
-                    ("type_tax_use", "=", "sale"),
-                    ("amount_type", "=", "percent"),
-                    ("price_include", "=", False),
-                    ("amount", "=", rate * 100),
-                ]
-            )
+            candidates = mappings._candidate_taxes(account.company_id, rate)
             rows.append(
                 {
                     "account_id": account.id,
                     "vat_rate": rate,
+                    # Never a guess: with two taxes of the rate the row stays
+                    # empty, and its note says why.
                     "tax_id": candidates.id if len(candidates) == 1 else False,
                 }
             )

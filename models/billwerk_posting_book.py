@@ -22,6 +22,7 @@ from ..mapping.money import (
     minor_to_text,
 )
 from .billwerk_line_product import origin_name
+from .odoo_compat import account_retired
 
 
 class Waiting(Exception):
@@ -341,7 +342,7 @@ class PostingBook:
                     product=product.name,
                 )
             )
-        if account.deprecated:
+        if account_retired(account):
             raise Waiting(
                 self.env._(
                     "the income account %(account)s of %(product)s is deprecated: "

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .odoo_compat import Constraint
+
 
 class BillwerkSubscription(models.Model):
     _name = "billwerk.subscription"
@@ -49,10 +51,7 @@ class BillwerkSubscription(models.Model):
     expire_reason = fields.Char(readonly=True)
     invoice_ids = fields.One2many("billwerk.invoice", "subscription_id", readonly=True)
 
-    _sql_constraints = [
-        (
-            "handle_account_uniq",
-            "unique(account_id, handle)",
-            "A Billwerk subscription handle is unique per account.",
-        )
-    ]
+    _handle_account_uniq = Constraint(
+        "unique(account_id, handle)",
+        "A Billwerk subscription handle is unique per account.",
+    )

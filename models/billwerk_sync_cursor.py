@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .odoo_compat import Constraint
+
 
 class BillwerkSyncCursor(models.Model):
     """Where the sync of one list stands, so that a crash resumes, not restarts.
@@ -24,10 +26,7 @@ class BillwerkSyncCursor(models.Model):
     first_load_done = fields.Boolean()
     high_water = fields.Datetime(help="UTC")
 
-    _sql_constraints = [
-        (
-            "cursor_uniq",
-            "unique(account_id, entity, range_name)",
-            "One cursor per account, list and range.",
-        )
-    ]
+    _cursor_uniq = Constraint(
+        "unique(account_id, entity, range_name)",
+        "One cursor per account, list and range.",
+    )

@@ -12,6 +12,8 @@ from datetime import datetime
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .odoo_compat import group_members
+
 # At most one push per run and second: a page takes ~60 ms.
 PUSH_EVERY = 1.0
 BUS_TYPE = "billwerk_sync_progress"
@@ -127,11 +129,8 @@ class BillwerkSyncRunProgress(models.Model):
             return
         _last_push[self.id] = now
         company = self.account_id.company_id
-        members = (
-            self.env.ref(MEMBERS)
-            .sudo()
-            .users.filtered(lambda u: company in u.company_ids)
-        )
+        members = group_members(self.env.ref(MEMBERS).sudo())
+        members = members.filtered(lambda user: company in user.company_ids)
         payload = {"account_id": self.account_id.id, "run_id": self.id}
         for partner in members.partner_id:
             partner._bus_send(BUS_TYPE, payload)

@@ -10,8 +10,10 @@ class BillwerkTaxMapping(models.Model):
 
     Rows are added for every rate the synchronized invoices use, prefilled
     with the company's sales tax of that percentage when there is exactly
-    one; the accountant chooses the others. Nothing is ever created in the
-    company's taxes.
+    one; the accountant chooses the others. The prefill never guesses: with
+    two taxes of one rate (Odoo 19's generic chart has a second 0 % sales
+    tax, "0% Exports"), the row stays empty and its note names both. Nothing
+    is ever created in the company's taxes.
     """
 
     _name = "billwerk.tax.mapping"
@@ -49,6 +51,8 @@ class BillwerkTaxMapping(models.Model):
         "('price_include', '=', False)]",
         help="A sales tax of this percentage, excluded from the price.",
     )
+    # Why a row has no tax yet: what the accountant has to choose.
+    choice_note = fields.Char(string="Note", compute="_compute_choice_note")
 
     def init(self):
         # Once per rate and country, "no country" included (PostgreSQL < 15
@@ -66,6 +70,47 @@ class BillwerkTaxMapping(models.Model):
     def _inverse_vat_percent(self):
         for mapping in self:
             mapping.vat_rate = round(mapping.vat_percent / 100, 6)
+
+    @api.model
+    def _candidate_taxes(self, company, rate):
+        """The company's excluded percentage sales taxes of ``rate`` (0.25)."""
+        taxes = self.env["account.tax"]
+        return taxes.search(
+            [
+                *taxes._check_company_domain(company),
+                ("type_tax_use", "=", "sale"),
+                ("amount_type", "=", "percent"),
+                ("price_include", "=", False),
+                ("amount", "=", rate * 100),
+            ],
+            order="name, id",
+        )
+
+    @api.depends("tax_id", "vat_rate", "account_id")
+    def _compute_choice_note(self):
+        for mapping in self:
+            if mapping.tax_id or not mapping.account_id:
+                mapping.choice_note = False
+                continue
+            candidates = self._candidate_taxes(
+                mapping.account_id.company_id, mapping.vat_rate
+            )
+            if not candidates:
+                mapping.choice_note = self.env._(
+                    "The company has no sales tax of %(rate)s excluded from the "
+                    "price: create one, then choose it here.",
+                    rate=mapping._rate_text(),
+                )
+            elif len(candidates) > 1:
+                mapping.choice_note = self.env._(
+                    "Not prefilled: %(count)s sales taxes of %(rate)s (%(taxes)s). "
+                    "Choose the one that books Billwerk's %(rate)s VAT.",
+                    count=len(candidates),
+                    rate=mapping._rate_text(),
+                    taxes=", ".join(candidates.mapped("display_name")),
+                )
+            else:
+                mapping.choice_note = False
 
     def _rate_text(self):
         """0.25 -> "25 %", for messages."""

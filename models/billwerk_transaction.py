@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .odoo_compat import Constraint
+
 
 class BillwerkTransaction(models.Model):
     """A payment (settle) or a refund of a Billwerk invoice, read from the invoice."""
@@ -53,15 +55,11 @@ class BillwerkTransaction(models.Model):
     )
     post_error = fields.Char(string="Waits because", readonly=True, copy=False)
 
-    _sql_constraints = [
-        (
-            "billwerk_id_account_uniq",
-            "unique(account_id, billwerk_id)",
-            "A Billwerk transaction id is unique per account.",
-        ),
-        (
-            "payment_uniq",
-            "unique(payment_id)",
-            "A payment belongs to one Billwerk transaction.",
-        ),
-    ]
+    _billwerk_id_account_uniq = Constraint(
+        "unique(account_id, billwerk_id)",
+        "A Billwerk transaction id is unique per account.",
+    )
+    _payment_uniq = Constraint(
+        "unique(payment_id)",
+        "A payment belongs to one Billwerk transaction.",
+    )

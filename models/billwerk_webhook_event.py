@@ -8,6 +8,7 @@ from odoo import api, fields, models
 
 from ..mapping.events import WEBHOOK_RETENTION
 from .commit_policy import commit_unless_testing
+from .odoo_compat import Constraint, report_cron_progress
 
 _logger = logging.getLogger(__name__)
 
@@ -48,13 +49,10 @@ class BillwerkWebhookEvent(models.Model):
     state = fields.Selection(STATES, required=True, default="pending", index=True)
     error = fields.Text()
 
-    _sql_constraints = [
-        (
-            "webhook_account_uniq",
-            "unique(account_id, webhook_id)",
-            "A Billwerk webhook is stored once per account.",
-        )
-    ]
+    _webhook_account_uniq = Constraint(
+        "unique(account_id, webhook_id)",
+        "A Billwerk webhook is stored once per account.",
+    )
 
     @api.model
     def _store(self, account, values):
@@ -128,5 +126,5 @@ class BillwerkWebhookEvent(models.Model):
         if deleted:
             _logger.info("Pruned %s processed Billwerk webhooks.", deleted)
         # Progress as Odoo counts it: what is left runs in the call triggered.
-        self.env["ir.cron"]._notify_progress(done=deleted, remaining=0)
+        report_cron_progress(self.env, deleted)
         return deleted

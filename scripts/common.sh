@@ -7,6 +7,9 @@ PY="$VENV/bin/python"
 ADDONS_LINK_DIR="$VENV/addons"           # holds billwerk_connector -> $ROOT
 VAR="$VENV/var"                          # data dir, logs, local PostgreSQL
 DB_USER="${BILLWERK_DB_USER:-billwerk_odoo}"
+# Odoo 19.0: a virtual environment of its own (its requirements differ), set
+# up by setup.sh wherever a 19.0 tree is found (find_odoo19).
+VENV19="$ROOT/.venv19"
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -48,11 +51,58 @@ odoo_importable() {
         >/dev/null 2>&1
 }
 
+is_odoo19_tree() {
+    [ -f "$1/odoo/release.py" ] && grep -q "^version_info = (19, 0" "$1/odoo/release.py"
+}
+
+find_odoo19() {
+    # An Odoo 19.0 source tree: $ODOO19_SRC, else /opt/odoo19. Prints its path.
+    if [ -n "${ODOO19_SRC:-}" ]; then
+        is_odoo19_tree "$ODOO19_SRC" && { echo "$ODOO19_SRC"; return; }
+        say "ODOO19_SRC=$ODOO19_SRC is not an Odoo 19.0 source tree (no odoo/release.py saying 19.0)."
+        return 1
+    fi
+    is_odoo19_tree /opt/odoo19 && { echo /opt/odoo19; return; }
+    return 1
+}
+
+odoo19_importable() {
+    "$VENV19/bin/python" -c 'import odoo.release as r, sys; sys.exit(r.version_info[:2] != (19, 0))' \
+        >/dev/null 2>&1
+}
+
+use_series() {
+    # Point PY, VENV and ADDONS_LINK_DIR (odoo_bin, odoo_addons_path,
+    # write_odoo_config) at the environment of series $1: 18.0 or 19.0.
+    case "$1" in
+    18.0) VENV="$ROOT/.venv" ;;
+    19.0) VENV="$VENV19" ;;
+    *) say "unknown series $1"; return 1 ;;
+    esac
+    PY="$VENV/bin/python"
+    ADDONS_LINK_DIR="$VENV/addons"
+}
+
+install_odoo_requirements() {
+    # $1: python, $2: Odoo source tree. python-ldap needs LDAP headers and
+    # serves only auth_ldap; psycopg2 is replaced by its wheel. Old sdists
+    # pinned by Odoo still import pkg_resources, which setuptools >= 70 no
+    # longer ships.
+    local filtered constraints
+    filtered="$(mktemp)"
+    grep -v -i -E '^(python-ldap|psycopg2)\b' "$2/requirements.txt" >"$filtered"
+    constraints="$(mktemp)"
+    echo 'setuptools<70' >"$constraints"
+    "$1" -m pip install -q --build-constraint "$constraints" -r "$filtered" psycopg2-binary
+    rm -f "$filtered" "$constraints"
+}
+
 odoo_bin() {
     # setup/odoo-bin (or odoo-bin) of a source tree; for a pip or Debian
     # install, a launcher of our own doing what odoo-bin does.
     local src
-    src="$("$PY" -c 'import odoo, os; print(os.path.dirname(os.path.dirname(odoo.__file__)))')"
+    # (odoo.__path__: Odoo 19's odoo is a namespace package, without __file__.)
+    src="$("$PY" -c 'import odoo, os; print(os.path.dirname(list(odoo.__path__)[0]))')"
     if [ -f "$src/odoo-bin" ]; then
         echo "$src/odoo-bin"
     elif [ -f "$src/setup/odoo-bin" ]; then
@@ -69,7 +119,7 @@ odoo_addons_path() {
     # addons/ folder of a git checkout of Odoo, when there is one.
     "$PY" - <<'PY'
 import os, odoo.addons
-core = os.path.dirname(odoo.addons.__file__)
+core = list(odoo.addons.__path__)[0]  # Odoo 19: a namespace package
 extra = os.path.join(os.path.dirname(os.path.dirname(core)), "addons")
 print(core + ("," + extra if os.path.isdir(os.path.join(extra, "web")) else ""))
 PY
@@ -136,7 +186,7 @@ addons_path = $(odoo_addons_path),${4:-$ADDONS_LINK_DIR}
 data_dir = $VAR/data
 http_interface = 127.0.0.1
 http_port = ${3:-8069}
-without_demo = all
+without_demo = True
 CONF
 }
 

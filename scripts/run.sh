@@ -1,17 +1,34 @@
 #!/usr/bin/env bash
 # The main job: Odoo 18 with billwerk_connector installed, connected to the
 # bundled Billwerk sandbox and synced, served on http://127.0.0.1:8069.
+# BILLWERK_ODOO_SERIES=19.0: the same with Odoo 19 (.venv19, database
+# billwerk_demo19).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-odoo_importable || {
-    say "Odoo 18 is not installed in .venv: put an Odoo 18 source tree in /opt/odoo18"
-    say "(or set ODOO_SRC) and run scripts/setup.sh."
-    exit 1
-}
+SERIES="${BILLWERK_ODOO_SERIES:-18.0}"
+use_series "$SERIES"
+case "$SERIES" in
+18.0)
+    odoo_importable || {
+        say "Odoo 18 is not installed in .venv: put an Odoo 18 source tree in /opt/odoo18"
+        say "(or set ODOO_SRC) and run scripts/setup.sh."
+        exit 1
+    }
+    DEFAULT_DB=billwerk_demo
+    ;;
+19.0)
+    odoo19_importable || {
+        say "Odoo 19 is not installed in .venv19: put an Odoo 19.0 source tree in"
+        say "/opt/odoo19 (or set ODOO19_SRC) and run scripts/setup.sh."
+        exit 1
+    }
+    DEFAULT_DB=billwerk_demo19
+    ;;
+esac
 ensure_postgres
 
-DB="${BILLWERK_DEMO_DB:-billwerk_demo}"
+DB="${BILLWERK_DEMO_DB:-$DEFAULT_DB}"
 HTTP_PORT="${BILLWERK_HTTP_PORT:-8069}"
 SANDBOX_PORT="${BILLWERK_SANDBOX_PORT:-8070}"
 CUSTOMERS="${BILLWERK_DEMO_CUSTOMERS:-500}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv with the addon's runtime, the test and packaging tools (whool,
 # pre-commit and its hooks) and, wherever an Odoo 18 is found (see find_odoo18
-# in common.sh), Odoo 18 and its requirements.
+# in common.sh), Odoo 18 and its requirements; and .venv19 with Odoo 19 and its
+# requirements wherever a 19.0 tree is (ODOO19_SRC, /opt/odoo19: find_odoo19).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -20,15 +21,7 @@ case "$found" in
 "tree "*)
     ODOO_TREE="${found#tree }"
     say "Odoo 18: the source tree $ODOO_TREE. Installing its requirements ..."
-    # python-ldap needs LDAP headers and serves only auth_ldap; psycopg2 is
-    # replaced by its wheel. Old sdists pinned by Odoo still import
-    # pkg_resources, which setuptools >= 70 no longer ships.
-    filtered="$(mktemp)"
-    grep -v -i -E '^(python-ldap|psycopg2)\b' "$ODOO_TREE/requirements.txt" >"$filtered"
-    constraints="$(mktemp)"
-    echo 'setuptools<70' >"$constraints"
-    "$PY" -m pip install -q --build-constraint "$constraints" -r "$filtered" psycopg2-binary
-    rm -f "$filtered" "$constraints"
+    install_odoo_requirements "$PY" "$ODOO_TREE"
     (cd "$ODOO_TREE" && pwd) >"$site/odoo18-src.pth"
     ;;
 python)
@@ -67,4 +60,26 @@ fi
 # Odoo finds addons by folder name: expose this checkout as billwerk_connector.
 mkdir -p "$ADDONS_LINK_DIR"
 ln -sfn "$ROOT" "$ADDONS_LINK_DIR/billwerk_connector"
-if odoo_importable; then say "Set up with Odoo 18."; else say "Set up without Odoo."; fi
+if odoo_importable; then say "Set up with Odoo 18."; else say "Set up without Odoo 18."; fi
+
+# Odoo 19.0, where a 19.0 tree is (ODOO19_SRC, /opt/odoo19): .venv19, with
+# that tree's requirements and what the Odoo suite needs (pytest-odoo ...).
+if ODOO19_TREE="$(find_odoo19)"; then
+    say "Odoo 19: the source tree $ODOO19_TREE. Setting up $VENV19 ..."
+    [ -x "$VENV19/bin/python" ] || "$PYTHON" -m venv "$VENV19"
+    "$VENV19/bin/python" -m pip install -q --upgrade pip wheel
+    install_odoo_requirements "$VENV19/bin/python" "$ODOO19_TREE"
+    site19="$("$VENV19/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    (cd "$ODOO19_TREE" && pwd) >"$site19/odoo19-src.pth"
+    suite_pins="$(mktemp)"
+    grep -E '^(pytest|pytest-odoo|websocket-client)==' "$ROOT/requirements-dev.txt" |
+        sed 's/[[:space:]#].*//' >"$suite_pins"
+    "$VENV19/bin/python" -m pip install -q -r "$ROOT/requirements.txt" -r "$suite_pins"
+    rm -f "$suite_pins"
+    mkdir -p "$VENV19/addons"
+    ln -sfn "$ROOT" "$VENV19/addons/billwerk_connector"
+    if odoo19_importable; then say "Set up with Odoo 19."; else say "Odoo 19 does not import from $VENV19."; fi
+else
+    say "No Odoo 19.0 tree (ODOO19_SRC or /opt/odoo19): the test command will skip"
+    say "the 19.0 series. Put one there and run this again to test both."
+fi

@@ -8,8 +8,11 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 odoo_importable || { say "upgrade check skipped: no Odoo 18."; exit 0; }
 
-version_at() { git show "$1:__manifest__.py" 2>/dev/null | sed -n 's/.*"version": "\([^"]*\)".*/\1/p'; }
-current="$(sed -n 's/.*"version": "\([^"]*\)".*/\1/p' __manifest__.py)"
+# The version Odoo 18 installs: a manifest version without series (2.1.0,
+# since the tree serves 18.0 and 19.0) is prefixed with 18.0, as Odoo does.
+on_18() { case "$1" in 18.0.*) echo "$1" ;; ?*) echo "18.0.$1" ;; esac; }
+version_at() { on_18 "$(git show "$1:__manifest__.py" 2>/dev/null | sed -n 's/.*"version": "\([^"]*\)".*/\1/p')"; }
+current="$(on_18 "$(sed -n 's/.*"version": "\([^"]*\)".*/\1/p' __manifest__.py)")"
 previous_rev=""
 # The last commit of the previous version (not the commit that bumped it: the
 # version's own later commits are part of what its users run).

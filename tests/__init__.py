@@ -14,6 +14,7 @@ from . import test_posting
 from . import test_webhooks
 from . import test_webhook_retention
 from . import test_webhook_upgrade
+from . import test_constraints
 from . import test_search
 from . import test_member_screens
 from . import test_sync_history

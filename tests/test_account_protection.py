@@ -37,14 +37,23 @@ class TestAccountProtection(BillwerkSandboxCase):
         self.env.flush_all()
         with self.assertRaisesRegex(AccessError, "API URL"):
             self.as_member().create({"api_url": HOSTILE_URL})
-        # Nor through a context default or a user default.
-        created = (
-            self.as_member()
-            .with_context(default_api_url=HOSTILE_URL, default_active=False)
-            .create({})
+        # Nor through a context default: Odoo 18 creates the account with the
+        # fields' own defaults (default_get drops the member's), Odoo 19
+        # refuses the keys (create() checks default_* against field groups).
+        # Either way no account of the member's points elsewhere or is archived.
+        member = self.as_member().with_context(
+            default_api_url=HOSTILE_URL, default_active=False
         )
-        self.assertEqual(created.sudo().api_url, DEFAULT_BASE_URL)
-        self.assertTrue(created.active)
+        try:
+            created = member.create({})
+        except AccessError:
+            created = member.browse()
+        for account in created.sudo():
+            self.assertEqual(account.api_url, DEFAULT_BASE_URL)
+            self.assertTrue(account.active)
+        accounts = self.env["billwerk.account"].with_context(active_test=False)
+        self.assertFalse(accounts.search([("api_url", "=", HOSTILE_URL)]))
+        # Nor through a user default.
         self.env["ir.default"].set(
             "billwerk.account", "api_url", HOSTILE_URL, user_id=self.billwerk_user.id
         )

@@ -1,8 +1,10 @@
-from odoo import api as odoo_api
+import logging
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
-from odoo.tools import config
 
+from ..client.log_redaction import SecretRedactingFilter
+from ..models.odoo_compat import call_kw, server_option
 from .common import BillwerkSandboxCase, capture_all_logs
 
 
@@ -95,7 +97,7 @@ class TestSecretsStayOut(BillwerkSandboxCase):
     def test_odoo_debug_rpc_logging_does_not_print_the_key(self):
         model = self.env["billwerk.set.api.key"].with_user(self.billwerk_user)
         with capture_all_logs() as logs:
-            odoo_api.call_kw(
+            call_kw(
                 model,
                 "web_save",
                 [[], {"account_id": self.account.id, "api_key": self.key}],
@@ -103,6 +105,14 @@ class TestSecretsStayOut(BillwerkSandboxCase):
             )
         self.assertIn("web_save", logs.text, "the call itself is logged")
         self.assertNotIn(self.key, logs.text)
+
+    def test_the_logger_of_this_odoos_rpc_line_redacts(self):
+        # odoo.api on Odoo 18, odoo.service.model on 19: wherever call_kw is.
+        rpc_logger = logging.getLogger(call_kw.__module__)
+        self.assertTrue(
+            any(isinstance(f, SecretRedactingFilter) for f in rpc_logger.filters),
+            f"{rpc_logger.name} writes RPC arguments at DEBUG without the filter",
+        )
 
     def test_keys_no_billwerk_key_can_be_are_refused_in_words(self):
         cases = {
@@ -146,12 +156,9 @@ class TestSecretsStayOut(BillwerkSandboxCase):
     def test_administrators_are_warned_while_no_encryption_secret_is_set(self):
         admin_view = self.account.with_user(self.env.ref("base.user_admin"))
         self.assertTrue(admin_view.encryption_secret_missing)
-        config["billwerk_encryption_key"] = "a secret only the server knows"
-        try:
+        with server_option("billwerk_encryption_key", "a secret only the server knows"):
             admin_view.invalidate_recordset()
             self.assertFalse(admin_view.encryption_secret_missing)
-        finally:
-            config.pop("billwerk_encryption_key")
         with self.assertRaises(AccessError):
             self.account.with_user(self.billwerk_user).read(
                 ["encryption_secret_missing"]

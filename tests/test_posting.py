@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from ..mapping.books import POSTED_STATES
+from ..models.odoo_compat import audit_trail_field
 from .common import PostingCase, minor
 
 
@@ -135,6 +136,35 @@ class TestWaitingInvoices(PostingCase):
             self.assert_exact(invoice)
         self.account.invalidate_recordset()
         self.assertFalse(self.account.waiting_summary)
+
+    def test_two_taxes_of_one_rate_are_never_guessed_between(self):
+        # Odoo 19's generic chart has a 0 % sales tax of its own ("0% Exports")
+        # beside a company's; here a second 25 % tax does the same.
+        twin = self.taxes[0.25].copy({"name": "Billwerk test VAT 25% (EU B2C)"})
+        self.switch_posting_on()
+        self.post()
+        mapping = self.account.tax_mapping_ids.filtered(lambda m: m.vat_rate == 0.25)
+        self.assertTrue(mapping)
+        self.assertFalse(mapping.tax_id, "no guess between two taxes of 25 %")
+        self.assertEqual(
+            mapping.choice_note,
+            "Not prefilled: 2 sales taxes of 25 % (Billwerk test VAT 25%, "
+            "Billwerk test VAT 25% (EU B2C)). Choose the one that books "
+            "Billwerk's 25 % VAT.",
+        )
+        affected = self.invoices().filtered(
+            lambda i: (
+                any(line["vat"] == 0.25 for line in i.order_lines or [])
+                and i.state in POSTED_STATES
+            )
+        )
+        self.assertEqual(
+            set(affected.mapped("post_error")), {"no sales tax mapped for 25 % VAT"}
+        )
+        mapping.with_user(self.manager).tax_id = twin
+        self.assertFalse(mapping.choice_note)
+        self.post()
+        self.assertEqual(affected.move_id.invoice_line_ids.tax_ids, twin)
 
     def test_a_locked_period_waits(self):
         self.switch_posting_on()
@@ -699,7 +729,8 @@ class TestPaymentSettings(TransactionsOfTheAccount, PostingCase):
     def test_a_company_keeping_an_audit_trail_sees_the_posting_in_it(self):
         # Odoo's audit trail is the entries' messages and tracking: the posting
         # is logged and tracked there as a user's would be, not quietly.
-        self.account.company_id.check_account_audit_trail = True
+        company = self.account.company_id
+        company[audit_trail_field(company)] = True
         self.switch_posting_on()
         self.post()
         # The trail is written when the transaction commits.

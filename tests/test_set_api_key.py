@@ -4,6 +4,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..crypto.secret_box import SecretBox
+from ..models.odoo_compat import server_option
 from .common import BillwerkSandboxCase, capture_all_logs
 
 
@@ -46,16 +47,11 @@ class TestSetApiKey(BillwerkSandboxCase):
         )
 
     def test_encryption_secret_from_the_server_configuration(self):
-        from odoo.tools import config
-
-        config["billwerk_encryption_key"] = "a secret only the server knows"
-        try:
+        with server_option("billwerk_encryption_key", "a secret only the server knows"):
             self.connect()
             token = self.stored_token()
             box = SecretBox(["a secret only the server knows"])
             self.assertEqual(box.decrypt(token), self.key)
-        finally:
-            config.pop("billwerk_encryption_key")
 
     def test_surrounding_spaces_are_stripped(self):
         self.connect(key=f"  {self.key} \n")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from odoo.tests import TransactionCase, tagged
 
+from ..models.odoo_compat import unique_constraints
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "18.0.2.1.0"
 OLD_URL = "https://odoo.example.com/billwerk/webhook/"
 OLD_TOKEN = "Tk0" * 14 + "x"
@@ -45,8 +47,7 @@ class TestWebhookUpgrade(TransactionCase):
         cr = self.env.cr
         model = self.env["billwerk.webhook.event"]
         new_name = "billwerk_webhook_event_webhook_account_uniq"
-        definitions = {key: sql for key, sql, _msg in model._sql_constraints}
-        new_definition = definitions["webhook_account_uniq"]
+        new_definition = unique_constraints(model)[new_name]
         # The table as 18.0.2.0.0 left it: webhook_id optional (and missing on
         # events of before 2.0), unique per event id.
         cr.execute(f"ALTER TABLE billwerk_webhook_event DROP CONSTRAINT {new_name}")

@@ -22,12 +22,12 @@ class Params:
         return ", ".join(params)
 
 
-def make_record(msg, *args):
-    return logging.LogRecord("odoo.api", logging.DEBUG, __file__, 1, msg, args, None)
+def make_record(msg, *args, logger="odoo.api"):
+    return logging.LogRecord(logger, logging.DEBUG, __file__, 1, msg, args, None)
 
 
 def rpc_record(*args, **kwargs):
-    """A record as ``odoo.api.call_kw`` logs it at DEBUG."""
+    """A record as ``call_kw`` logs it at DEBUG (Odoo 18's and 19's alike)."""
     params = Params(args, kwargs)
     return make_record("call %s.%s(%s)", "billwerk.set.api.key(7,)", "web_save", params)
 
@@ -119,8 +119,12 @@ def test_install_redacts_what_handlers_see_and_adds_one_filter(caplog):
     assert "'api_key': '***'" in caplog.text
 
 
+RPC_LOGGERS = ("odoo.api", "odoo.service.model")  # call_kw's on Odoo 18, on 19
+
+
 def test_install_defaults_to_odoos_rpc_and_access_loggers():
-    loggers = [logging.getLogger(name) for name in ("odoo.api", "werkzeug")]
+    names = (*RPC_LOGGERS, "werkzeug")
+    loggers = [logging.getLogger(name) for name in names]
     before = {logger.name: list(logger.filters) for logger in loggers}
     added = {}
     try:
@@ -133,7 +137,25 @@ def test_install_defaults_to_odoos_rpc_and_access_loggers():
         for logger in loggers:
             for extra in [f for f in logger.filters if f not in before[logger.name]]:
                 logger.removeFilter(extra)
-    assert added == {
-        "odoo.api": [SecretRedactingFilter],
-        "werkzeug": [SecretRedactingFilter],
-    }
+    assert added == {name: [SecretRedactingFilter] for name in names}
+
+
+@pytest.mark.parametrize("logger", RPC_LOGGERS)
+def test_the_rpc_line_of_either_series_reaches_handlers_redacted(caplog, logger):
+    """Odoo 19 moved call_kw, and its DEBUG line, to ``odoo.service.model``."""
+    log = logging.getLogger(logger)
+    before = list(log.filters)
+    try:
+        install()
+        with caplog.at_level(logging.DEBUG, logger=logger):
+            log.debug(
+                "call %s.%s(%s)",
+                "billwerk.set.api.key()",
+                "web_save",
+                Params(([], {"api_key": KEY}), {"specification": {}}),
+            )
+    finally:
+        for extra in [f for f in log.filters if f not in before]:
+            log.removeFilter(extra)
+    assert "web_save" in caplog.text
+    assert KEY not in caplog.text

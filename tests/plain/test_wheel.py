@@ -6,7 +6,10 @@ it runs offline once scripts/setup.sh has run), installs it into a fresh
 virtual environment with ``--no-deps`` and checks that
 ``odoo/addons/billwerk_connector`` there holds every file that
 ``__manifest__.py`` names, the translations, the static files, the tests and the
-sandbox, and that the wheel's metadata is the manifest's.
+sandbox, and that the wheel's metadata is the manifest's. It does so for each
+series the tree ships (18.0 and 19.0: ``-C odoo-series=``, see
+build_backend/odoo_series_whool.py), each wheel versioned ``<series>.<manifest
+version>`` and requiring that series' Odoo.
 
 whool names the addon after its folder, and packs the files that git tracks
 there (the whole folder outside git). The test builds from a copy, in a folder
@@ -18,7 +21,8 @@ packs.
 
 With BILLWERK_WHEEL_DIR set (scripts/test.sh does), the build and the fresh
 environment are kept there: the test command installs the addon into its
-throw-away database from that environment's odoo/addons. About two seconds;
+throw-away database from that environment's odoo/addons (one folder per series
+there). About two seconds a series;
 ``-k "not wheel"`` skips it.
 """
 
@@ -39,9 +43,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = "billwerk_connector"
 MANIFEST = ast.literal_eval((ROOT / "__manifest__.py").read_text(encoding="utf-8"))
-VERSION = MANIFEST["version"]
+# The manifest's version has no series (Odoo prefixes its own); the wheel of
+# each series is <series>.<version> (build_backend/odoo_series_whool.py).
+SERIES = ("18.0", "19.0")
 DIST_NAME = f"odoo-addon-{ADDON}"
-WHEEL_NAME = f"odoo_addon_{ADDON}-{VERSION}-py3-none-any.whl"
+
+
+def _version(series):
+    return f"{series}.{MANIFEST['version']}"
+
+
+def _wheel_name(series):
+    return f"odoo_addon_{ADDON}-{_version(series)}-py3-none-any.whl"
+
+
 # Never packed (the fallback outside git copies the folder without these).
 UNPACKED = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build"}
 
@@ -112,13 +127,14 @@ def _manifest_files():
     return named
 
 
-@pytest.fixture(scope="module")
-def wheel_env(tmp_path_factory):
-    """(the built wheel, the fresh venv's odoo/addons/billwerk_connector)."""
+@pytest.fixture(scope="module", params=SERIES)
+def wheel_env(request, tmp_path_factory):
+    """(series, the built wheel, the fresh venv's odoo/addons/billwerk_connector)."""
     if importlib.util.find_spec("whool") is None:
         pytest.fail("whool is not installed in this Python: run scripts/setup.sh")
+    series = request.param
     kept = os.environ.get("BILLWERK_WHEEL_DIR")
-    tmp = Path(kept) if kept else tmp_path_factory.mktemp("wheel")
+    tmp = (Path(kept) if kept else tmp_path_factory.mktemp("wheel")) / series
     tmp.mkdir(parents=True, exist_ok=True)
     dist = tmp / "dist"
     venv = tmp / "venv"
@@ -137,6 +153,8 @@ def wheel_env(tmp_path_factory):
             "--no-index",
             "--wheel-dir",
             dist,
+            "--config-settings",
+            f"odoo-series={series}",
             source,
         ],
         cwd=tmp,
@@ -165,12 +183,14 @@ def wheel_env(tmp_path_factory):
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
     ).strip()
     assert purelib != sysconfig.get_paths()["purelib"]
-    return wheels, Path(purelib) / "odoo" / "addons" / ADDON
+    return series, wheels, Path(purelib) / "odoo" / "addons" / ADDON
 
 
-def test_wheel_is_named_after_the_addon_and_the_manifest_version(wheel_env):
-    wheels, installed = wheel_env
-    assert [wheel.name for wheel in wheels] == [WHEEL_NAME]
+def test_wheel_is_named_after_the_addon_the_series_and_the_manifest_version(
+    wheel_env,
+):
+    series, wheels, installed = wheel_env
+    assert [wheel.name for wheel in wheels] == [_wheel_name(series)]
     assert installed.is_dir()
     assert (installed / "__manifest__.py").read_bytes() == (
         ROOT / "__manifest__.py"
@@ -178,12 +198,12 @@ def test_wheel_is_named_after_the_addon_and_the_manifest_version(wheel_env):
 
 
 def test_wheel_holds_every_file_the_manifest_names(wheel_env):
-    _, installed = wheel_env
+    series, _, installed = wheel_env
     named = _manifest_files()
     assert "security/ir.model.access.csv" in named
     assert any(path.endswith(".scss") for path in named)
     missing = sorted(path for path in named if not (installed / path).is_file())
-    assert not missing, f"named by __manifest__.py, missing from {WHEEL_NAME}"
+    assert not missing, f"named by __manifest__.py, missing from {_wheel_name(series)}"
     differing = sorted(
         path
         for path in named
@@ -193,7 +213,7 @@ def test_wheel_holds_every_file_the_manifest_names(wheel_env):
 
 
 def test_wheel_holds_translations_static_files_tests_and_sandbox(wheel_env):
-    _, installed = wheel_env
+    _, _, installed = wheel_env
     files = _source_files()
     expected = [
         path
@@ -219,13 +239,14 @@ def test_wheel_holds_translations_static_files_tests_and_sandbox(wheel_env):
 
 
 def test_wheel_metadata_is_the_manifests(wheel_env):
-    _, installed = wheel_env
-    dist_info = installed.parents[2] / f"odoo_addon_{ADDON}-{VERSION}.dist-info"
+    series, _, installed = wheel_env
+    version = _version(series)
+    dist_info = installed.parents[2] / f"odoo_addon_{ADDON}-{version}.dist-info"
     metadata = email.parser.Parser().parsestr(
         (dist_info / "METADATA").read_text(encoding="utf-8")
     )
     assert metadata["Name"] == DIST_NAME
-    assert metadata["Version"] == VERSION
+    assert metadata["Version"] == version
     assert metadata["License"] == MANIFEST["license"]
     requires = {
         re.match(r"[\w.-]+", req).group().lower()
@@ -235,6 +256,30 @@ def test_wheel_metadata_is_the_manifests(wheel_env):
     assert {"requests", "cryptography"} <= set(python_deps)
     assert set(python_deps) <= requires
     assert "odoo" in requires  # depends: core addons only
+    # pip puts each series' wheel only beside that series' Odoo.
+    odoo_requirement = [
+        req for req in metadata.get_all("Requires-Dist") if req.startswith("odoo")
+    ]
+    assert odoo_requirement == [f"odoo=={series}.*"]
+    assert f"Framework :: Odoo :: {series}" in metadata.get_all("Classifier")
     assert metadata["Description-Content-Type"] == "text/x-rst"
     readme = (ROOT / "README.rst").read_text(encoding="utf-8")
     assert metadata.get_payload().strip() == readme.strip()
+
+
+def test_the_manifest_version_has_no_series_and_is_ahead_of_every_migration():
+    """Odoo prefixes a three-part version with its own series, on 18 and 19 alike.
+
+    A migration folder names the full version it upgrades to (Odoo compares
+    it with the installed ``18.0.x``): none may be ahead of this release.
+    """
+    version = MANIFEST["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+
+    def parsed(text):
+        return tuple(int(part) for part in text.split("."))
+
+    for folder in sorted((ROOT / "migrations").iterdir()):
+        series = ".".join(folder.name.split(".")[:2])
+        assert series in SERIES, folder.name
+        assert parsed(folder.name) <= parsed(f"{series}.{version}"), folder.name

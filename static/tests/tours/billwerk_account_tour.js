@@ -8,8 +8,19 @@
  * in sessionStorage before the tour starts.
  */
 import {registry} from "@web/core/registry";
-import {stepUtils} from "@web_tour/tour_service/tour_utils";
 import {runScheduledAction} from "./billwerk_tour_utils";
+
+// web_tour's stepUtils.showAppsMenuItem(), written out: Odoo 19 moved
+// stepUtils (@web_tour/tour_service/tour_utils on 18, @web_tour/tour_utils on
+// 19), and one tour file must load on both.
+function showAppsMenuItem() {
+    return {
+        isActive: ["auto", "community", "desktop"],
+        trigger: ".o_navbar_apps_menu button:enabled",
+        tooltipPosition: "bottom",
+        run: "click",
+    };
+}
 
 function facts() {
     // Also called before the test stored them (odoo.isTourReady builds the
@@ -85,7 +96,7 @@ registry.category("web_tour.tours").add("billwerk_account_tour", {
     steps: () => {
         const {first, second} = facts();
         return [
-            stepUtils.showAppsMenuItem(),
+            showAppsMenuItem(),
             {
                 content: "Open the Financial app",
                 trigger: ".o_app[data-menu-xmlid='billwerk_connector.menu_financial_root']",

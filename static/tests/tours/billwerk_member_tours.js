@@ -9,7 +9,18 @@
  *   Accounting tab names the Billwerk account it posts.
  */
 import {registry} from "@web/core/registry";
-import {stepUtils} from "@web_tour/tour_service/tour_utils";
+
+// web_tour's stepUtils.showAppsMenuItem(), written out: Odoo 19 moved
+// stepUtils (@web_tour/tour_service/tour_utils on 18, @web_tour/tour_utils on
+// 19), and one tour file must load on both.
+function showAppsMenuItem() {
+    return {
+        isActive: ["auto", "community", "desktop"],
+        trigger: ".o_navbar_apps_menu button:enabled",
+        tooltipPosition: "bottom",
+        run: "click",
+    };
+}
 
 function facts() {
     return JSON.parse(sessionStorage.getItem("billwerk_member_tour") || "{}");
@@ -17,7 +28,7 @@ function facts() {
 
 function openAccountScreen() {
     return [
-        stepUtils.showAppsMenuItem(),
+        showAppsMenuItem(),
         {
             content: "Open the Financial app",
             trigger: ".o_app[data-menu-xmlid='billwerk_connector.menu_financial_root']",
