@@ -175,12 +175,33 @@ class BillwerkPosting(models.AbstractModel):
             or account.billwerk_state == "test"
         ):
             return 0
-        return (
-            len(self._due_invoices(account))
-            + len(self._due_transactions(account, "settle"))
-            + len(self._due_credit_notes(account))
-            + len(self._due_transactions(account, "refund"))
+        invoices = self._due_invoices(account)
+        # Payments and credit notes become due as their invoice is posted:
+        # counted with it, so that the total does not grow as the run goes.
+        follows = [
+            "|",
+            ("invoice_id.move_id", "!=", False),
+            ("invoice_id", "in", invoices.ids),
+        ]
+        unbooked = [("account_id", "=", account.id), ("booked_elsewhere", "=", False)]
+        transactions = self.env["billwerk.transaction"].search_count(
+            unbooked
+            + [
+                ("payment_id", "=", False),
+                "|",
+                "&",
+                ("type", "=", "settle"),
+                ("state", "=", "settled"),
+                "&",
+                ("type", "=", "refund"),
+                ("state", "in", ("refunded", "settled")),
+            ]
+            + follows
         )
+        notes = self.env["billwerk.credit.note"].search_count(
+            unbooked + [("move_id", "=", False)] + follows
+        )
+        return len(invoices) + transactions + notes
 
     def _post_from_utc(self, account):
         """The first moment of ``post_from`` in the Billwerk account's time zone."""

@@ -471,10 +471,12 @@ class BillwerkSyncRun(models.Model):
             self._commit()
             self._checkpoint(state)
 
-        self._set_step("posting")
         due = posting.sudo()._count_due(self.account_id)
-        self.documents_due = due + sum(base.values())
-        self._commit()
+        if due or any(base.values()):
+            # Documents to post (posting on): the screen follows the posting.
+            self._set_step("posting")
+            self.documents_due = due + sum(base.values())
+            self._commit()
         result = posting._post_account(self.account_id, after_batch=after_batch)
         self._count_posted(result, base)
 

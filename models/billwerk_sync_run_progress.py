@@ -116,6 +116,15 @@ class BillwerkSyncRunProgress(models.Model):
 
     # -- what the run calls --
     def _set_step(self, step):
+        """Enter a step; its clock runs across the run's calls.
+
+        Each call of a run that has reached its posting catches up with
+        Billwerk first (a few requests): that is not a new reading step.
+        """
+        if self.progress_step == step or (
+            self.progress_step == "posting" and step == "reading"
+        ):
+            return
         self.write({"progress_step": step, "step_started": fields.Datetime.now()})
 
     def _push_progress(self, force=False):
@@ -179,10 +188,12 @@ class BillwerkSyncRunProgress(models.Model):
         )
 
     def _cancel_words(self):
-        return self.env._(
+        """Stored words, in the language of the user who cancelled."""
+        user = self._cancelled_by()
+        return self.with_context(lang=user.lang or self.env.lang).env._(
             "Cancelled by %(user)s. What the run saved stays; the next run goes "
             "on from there.",
-            user=self._cancelled_by().name,
+            user=user.name,
         )
 
     def _finish_cancelled_in_queue(self):

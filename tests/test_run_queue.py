@@ -167,6 +167,13 @@ class TestRunsInSlices(PostingCase):
         self.assertTrue(0 < run.read_progress < 1, run.read_progress)
         saved = account.cursor_ids.filtered("page_token")
         self.assertEqual(saved.entity, "customer", "the page reached is saved")
+        # The next call goes on reading on the same clock (posting is off:
+        # no posting step), into the subscriptions.
+        started = run.step_started
+        self.runs._run_for(account, trigger="cron", budget=StepBudget(1))
+        self.assertEqual((run.calls, run.progress_step), (2, "reading"))
+        self.assertEqual(run.step_started, started)
+        self.assertEqual(run.reading_list, "subscription")
 
     def test_a_running_first_load_names_its_list_its_share_and_time_left(self):
         run = self.runs.create(
@@ -195,8 +202,14 @@ class TestRunsInSlices(PostingCase):
         due = self.env["billwerk.posting"].sudo()._count_due(self.account)
         self.assertGreater(due, 200)
         self.account.with_user(self.manager).action_post_now()
-        calls = self.run_queue_dry(steps=1)
         run = self.runs.search([("account_id", "=", self.account.id)], limit=1)
+        with self.calls_with(steps=1):
+            self.scheduler._cron_sync()
+        # Known from the first call on: the payments and credit notes of the
+        # invoices still to post are counted with them.
+        total, started = run.documents_due, run.step_started
+        self.assertEqual(run.progress_step, "posting")
+        calls = 1 + self.run_queue_dry(steps=1)
         self.assertEqual((run.mode, run.state), ("posting", "done"), run.error_message)
         self.assertEqual(run.calls, calls)
         self.assertGreater(calls, 3)
@@ -209,6 +222,8 @@ class TestRunsInSlices(PostingCase):
             self.env["billwerk.posting"].sudo()._count_due(self.account), 0
         )
         self.assertEqual(run.documents_due, run.posted_count + run.refused_count)
+        self.assertEqual(run.documents_due, total)
+        self.assertEqual(run.step_started, started, "one clock across the calls")
 
     def test_cancel_a_running_run_stops_it_at_the_next_page(self):
         account = self.new_account("Cancelled")
