@@ -103,6 +103,14 @@ KILLED = re.compile(r"(?P<kind>Worker\w+) \((?P<pid>\d+)\) timeout after")
 JOB = re.compile(r"Job (?P<name>'.*'|\".*\") \(\d+\) (?P<step>starting|completed)")
 
 
+def short(line):
+    """A log line without its date and logger: the time and what it says."""
+    parsed = LOG_LINE.match(line)
+    if not parsed:
+        return line[:240]
+    return f"{line[11:19]} {parsed['message'][:200]}"
+
+
 class CheckFailed(Exception):
     """A check that cannot go on: the sentence says why."""
 
@@ -525,6 +533,12 @@ class ProductionCheck:
                     f"{what}: run {run['id']} ({run['mode']}, {run['trigger']}) "
                     f"ended {run['state']}: {message.strip()[:200]}"
                 )
+            elif run["state"] in ACTIVE_STATES:
+                self.fail(
+                    f"{what}: run {run['id']} ({run['mode']}, {run['trigger']}) is "
+                    f"still {run['state']} after the step: its worker was killed, "
+                    "or no scheduled call took it."
+                )
         calls = [run.get("calls") for run in runs]
         self.figure(
             f"{what}: scheduled calls (sum of calls)",
@@ -941,7 +955,7 @@ class ProductionCheck:
         ours = [("webhook_id", "in", webhook_ids)]
 
         def processed():
-            return not client.count(
+            return not self.active_runs() and not client.count(
                 "billwerk.webhook.event", [*ours, ("state", "=", "pending")]
             )
 
@@ -997,9 +1011,10 @@ class ProductionCheck:
             ):
                 lines = [line for found, line in new if found == kind]
                 if lines:
+                    said = "; ".join(short(line) for line in lines[:3])
                     self.fail(
                         f"{what}: server {server.name}'s log has {len(lines)} "
-                        f"{sentence}, first: {lines[0][:300]}"
+                        f"{sentence}: {said}" + ("; ..." if len(lines) > 3 else "")
                     )
             idle = sum(1 for found, _line in new if found == "idle")
             server.idle_kills = getattr(server, "idle_kills", 0) + idle
