@@ -81,7 +81,7 @@ WEBHOOK_DUPLICATES = 50  # of those, delivered once to each server
 # Bounds on the waits: far above what a working backend needs here, so that
 # a stuck one fails the check instead of hanging it.
 LOAD_TIMEOUT = 420
-POST_TIMEOUT = 360
+POST_TIMEOUT = 600
 BOTH_TIMEOUT = 120
 WEBHOOK_TIMEOUT = 240
 POLL = 1.0
@@ -443,6 +443,7 @@ class ProductionCheck:
             "trigger",
             "state",
             "calls",
+            "interruptions",
             "started",
             "ended",
             "records_read",
@@ -533,6 +534,12 @@ class ProductionCheck:
                     f"{what}: run {run['id']} ({run['mode']}, {run['trigger']}) "
                     f"ended {run['state']}: {message.strip()[:200]}"
                 )
+            elif run.get("interruptions"):
+                self.fail(
+                    f"{what}: run {run['id']} ({run['mode']}, {run['trigger']}) "
+                    f"lost its worker {run['interruptions']} times (killed at a "
+                    "time limit) and went on from its last saved page."
+                )
             elif run["state"] in ACTIVE_STATES:
                 self.fail(
                     f"{what}: run {run['id']} ({run['mode']}, {run['trigger']}) is "
@@ -548,12 +555,15 @@ class ProductionCheck:
         for run in runs:
             print(
                 "    run {id}: {mode}, {trigger}, {state}, calls {calls}, "
-                "{records} read, {started} -> {ended}{error}".format(
+                "interruptions {cut}, {records} read, {posted} invoices posted, "
+                "{started} -> {ended}{error}".format(
                     id=run["id"],
                     mode=run["mode"],
                     trigger=run["trigger"],
                     state=run["state"],
                     calls=run.get("calls", "-"),
+                    cut=run.get("interruptions", "-"),
+                    posted=run.get("posted_invoice_count", "-"),
                     records=run.get("records_read", "-"),
                     started=run.get("started"),
                     ended=run.get("ended"),
@@ -571,7 +581,7 @@ class ProductionCheck:
         elif answer.seconds >= ANSWER_LIMIT:
             self.fail(
                 f"{answer.name} answered in {answer.seconds:.2f} s, not well under "
-                f"{ANSWER_LIMIT:g} s: it does the work in the web request."
+                f"{ANSWER_LIMIT:g} s ({answer.outcome[:120]})."
             )
 
     # -- 3. first load --
@@ -687,10 +697,16 @@ class ProductionCheck:
         posted_domain = [*due_domain, ("move_id", "!=", False)]
         waiting_domain = [*due_domain, ("post_error", "!=", False)]
 
+        # The invoices first, then their payments and credit notes: both
+        # times are figures, the run's end is the step's.
+        invoices_done = []
+
         def posted():
-            if self.active_runs():
-                return False
-            return client.count("billwerk.invoice", posted_domain) == due
+            if not invoices_done:
+                if client.count("billwerk.invoice", posted_domain) < due:
+                    return False
+                invoices_done.append(time.monotonic() - started)
+            return not self.active_runs()
 
         try:
             self.wait("The posting", posted, POST_TIMEOUT)
@@ -698,8 +714,17 @@ class ProductionCheck:
             self.fail(str(error))
         seconds = time.monotonic() - started
         done = client.count("billwerk.invoice", posted_domain)
-        self.figure("posting", f"{done:,} invoices in {seconds:.1f} s")
-        self.figure("posting invoices/s", f"{done / seconds:,.1f}")
+        invoice_seconds = invoices_done[0] if invoices_done else seconds
+        self.figure("posting: invoices", f"{done:,} in {invoice_seconds:.1f} s")
+        self.figure("posting invoices/s", f"{done / invoice_seconds:,.1f}")
+        documents = sum(run.get("posted_invoice_count", 0) for run in self.runs(before))
+        payments = client.count(
+            "account.payment", [("billwerk_document", "=like", "transaction/%")]
+        )
+        self.figure(
+            "posting: the whole run",
+            f"{seconds:.1f} s ({documents:,} invoices, {payments:,} payments)",
+        )
         if done != due:
             waiting = client.kw(
                 "billwerk.invoice",
