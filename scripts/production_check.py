@@ -196,8 +196,9 @@ class OdooServer:
     def alarms(self):
         """What the log says went wrong, as (kind, line): ``killed`` (an HTTP
         worker, or a cron worker in a job, killed at its time limit),
-        ``idle`` (a cron worker killed while it waited for work) and
-        ``error`` (a traceback, another limit)."""
+        ``idle`` (a cron worker killed while it waited for work),
+        ``replayed`` (a request Odoo ran again after a serialization
+        failure) and ``error`` (a traceback, another limit)."""
         jobs, killed, found = {}, set(), []
         for line in self.log_path.read_text(errors="replace").splitlines():
             parsed = LOG_LINE.match(line)
@@ -219,6 +220,8 @@ class OdooServer:
                 else:
                     where = f" in job {job}" if job else ""
                     found.append(("killed", f"{line.strip()}{where}"))
+            elif "tries left, try again" in message:
+                found.append(("replayed", line.strip()))
             elif any(alarm in line for alarm in LOG_ALARMS):
                 found.append(("error", line.strip()))
         return found
@@ -1041,6 +1044,15 @@ class ProductionCheck:
                         f"{what}: server {server.name}'s log has {len(lines)} "
                         f"{sentence}: {said}" + ("; ..." if len(lines) > 3 else "")
                     )
+            replayed = sum(1 for found, _line in new if found == "replayed")
+            if replayed:
+                # Odoo replays a request after a serialization failure, after
+                # a random pause of up to 2 s: what a concurrent click costs.
+                self.figure(
+                    f"{what}: requests replayed by server {server.name} after "
+                    "a serialization failure",
+                    replayed,
+                )
             idle = sum(1 for found, _line in new if found == "idle")
             server.idle_kills = getattr(server, "idle_kills", 0) + idle
 
