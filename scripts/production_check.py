@@ -951,6 +951,15 @@ class ProductionCheck:
         deliveries.sort(key=lambda delivery: delivery[0]["id"])
         self.sandbox.clear_log()
         webhook_ids = [body["id"] for body in bodies]
+        last = client.kw(
+            "billwerk.webhook.event",
+            "search_read",
+            [],
+            ["id"],
+            order="id desc",
+            limit=1,
+        )
+        first_event = last[0]["id"] if last else 0
         before = self.last_run_id()
 
         def deliver(delivery):
@@ -1007,12 +1016,35 @@ class ProductionCheck:
                 f"{len(bodies)} webhooks were delivered; Odoo stored {stored} and "
                 f"processed {states.get('done', 0)} of them ({states})."
             )
-        reads = self.sandbox.stats("/v1/customer/")["requests"]
-        self.figure("customers read for them", reads)
-        if reads != len(bodies):
+        # Each webhook names a customer of its own: each is read at least
+        # once; the webhook runs read at most one object per webhook.
+        reads = {
+            handle: self.sandbox.stats(f"/v1/customer/{handle}")["requests"]
+            for handle in customers
+        }
+        counted = list(reads.values())
+        times = {n: counted.count(n) for n in sorted(set(counted))}
+        self.figure("their customers read (times: customers)", times)
+        unread = [handle for handle, number in reads.items() if not number]
+        if unread:
             self.fail(
-                f"The {len(bodies)} webhooks (one customer each) made Odoo read "
-                f"{reads} customers: each webhook is processed exactly once."
+                f"{len(unread)} webhooks' customers were never read (first: "
+                f"{unread[0]}): their webhooks were not processed."
+            )
+        done = client.count(
+            "billwerk.webhook.event",
+            [("id", ">", first_event), ("state", "=", "done")],
+        )
+        webhook_reads = sum(
+            run.get("records_read", 0)
+            for run in self.runs(before)
+            if run["mode"] == "webhook"
+        )
+        self.figure("webhook runs' reads", f"{webhook_reads} for {done} webhooks")
+        if webhook_reads > done:
+            self.fail(
+                f"The webhook runs read {webhook_reads} objects for {done} "
+                "webhooks: some webhooks were processed twice."
             )
         self.check_runs(self.runs(before), "webhooks")
 
