@@ -1103,7 +1103,8 @@ class ProductionCheck:
             f"{CRON_LIMIT} s kills every cron worker that waits for work, "
             "scheduled actions due by their interval never run, and a call "
             "woken by a trigger has the limit less the time its worker slept. "
-            "limit_time_real_cron must exceed 70 s plus a call's budget."
+            "limit_time_real_cron must exceed 70 s plus a call's budget (half "
+            "the limit: 150 s or more; PRODUCTION_CHECK_CRON_LIMIT=150)."
         )
 
     def logs_clean(self):
