@@ -138,13 +138,7 @@ class OdooServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = setup.logs / f"odoo-{name}.log"
-        command = [
-            sys.executable,
-            setup.odoo_bin,
-            "-c",
-            str(setup.conf),
-            "-d",
-            setup.db,
+        command = setup.odoo_command(
             "--db-filter",
             f"^{setup.db}$",
             "--http-port",
@@ -154,7 +148,7 @@ class OdooServer:
             "--gevent-port",
             "0",
             *ODOO_OPTIONS,
-        ]
+        )
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 command,
@@ -321,6 +315,18 @@ class Setup:
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         return env
 
+    def odoo_command(self, *options):
+        """``odoo-bin`` on the check's configuration and database."""
+        return [
+            sys.executable,
+            self.odoo_bin,
+            "-c",
+            str(self.conf),
+            "-d",
+            self.db,
+            *options,
+        ]
+
     def db_options(self):
         parser = configparser.ConfigParser()
         parser.read(self.conf)
@@ -396,18 +402,7 @@ class ProductionCheck:
         install_log = (setup.logs / "install.log").open("w")
         started = time.monotonic()
         self.install = install = subprocess.Popen(  # pylint: disable=consider-using-with
-            [
-                sys.executable,
-                setup.odoo_bin,
-                "-c",
-                str(setup.conf),
-                "-d",
-                setup.db,
-                "-i",
-                ADDON,
-                "--stop-after-init",
-                "--log-level=warn",
-            ],
+            setup.odoo_command("-i", ADDON, "--stop-after-init", "--log-level=warn"),
             stdout=install_log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
