@@ -63,7 +63,10 @@ class BillwerkWebhookController(http.Controller):
         if length is not None and length > MAX_BODY:
             return self._refuse(account, 413, "too_large", "the body is too large")
         # Without a length (chunked), WSGI gives an empty body: "malformed".
-        body = httprequest.get_data(cache=False)
+        # Cached: when two servers store one webhook at once, the later
+        # insert fails to serialize and Odoo replays this request, which
+        # must read the same body again.
+        body = httprequest.get_data()
         if httprequest.mimetype != "application/json":
             return self._refuse(account, 415, "not_json", "the body is not JSON")
         try:

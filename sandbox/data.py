@@ -398,6 +398,19 @@ class Account:
             "created": self.created,
         }
 
+    def counts(self):
+        """Objects by list entity, as the lists serve them now (plans by handle:
+        a plan's versions are one plan)."""
+        with self.lock:
+            return {
+                "plan": len(self.plan_versions),
+                "customer": len(self.customers),
+                "subscription": len(self.subscriptions),
+                "invoice": len(self.invoices),
+                "credit_note": len(self.credit_notes),
+                "transaction": len(self.transactions),
+            }
+
     def snapshot(self):
         """Everything generated, as one JSON-ready dict (for determinism checks)."""
         return {

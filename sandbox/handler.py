@@ -152,11 +152,14 @@ class Handler(BaseHTTPRequestHandler):
     def _admin(self, sandbox, path, query, request_id):
         """The sandbox's own endpoints, for a test or benchmark in another
         process: ``GET /_sandbox/stats[?prefix=/v1/list/]`` (requests served
-        and answers by status) and ``POST /_sandbox/clear_log``."""
+        and answers by status), ``GET /_sandbox/counts`` (each account's
+        objects) and ``POST /_sandbox/clear_log``."""
         # Not logged nor counted: they are about the API's requests.
         if path == ADMIN_PREFIX + "stats" and self.command == "GET":
             prefix = single_param(parse_params(query), "prefix", "/")
             self._write(200, json.dumps(sandbox.stats(prefix)).encode(), request_id)
+        elif path == ADMIN_PREFIX + "counts" and self.command == "GET":
+            self._write(200, json.dumps(sandbox.counts()).encode(), request_id)
         elif path == ADMIN_PREFIX + "clear_log" and self.command == "POST":
             sandbox.clear_log()
             self._write(200, b"{}", request_id)

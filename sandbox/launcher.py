@@ -94,9 +94,9 @@ class SandboxProcess:
 
     ``url`` is the API's base URL (``http://127.0.0.1:PORT/v1/``), ``accounts``
     the accounts it printed (``key`` is the first one's private key);
-    ``stats()`` and ``clear_log()`` call its ``/_sandbox/`` endpoints. A
-    process that does not start as it should is stopped before the error is
-    raised.
+    ``stats()``, ``counts()`` and ``clear_log()`` call its ``/_sandbox/``
+    endpoints. A process that does not start as it should is stopped before
+    the error is raised.
     """
 
     def __init__(self, args=(), *, accounts=1, cwd=ROOT, python=None):
@@ -129,6 +129,10 @@ class SandboxProcess:
     def stats(self, prefix="/v1/"):
         """Requests served since the last ``clear_log`` and answers by status."""
         return self._call(f"/_sandbox/stats?prefix={prefix}")
+
+    def counts(self):
+        """Each account's objects by list entity, by account handle."""
+        return self._call("/_sandbox/counts")
 
     def clear_log(self):
         self._call("/_sandbox/clear_log", method="POST")

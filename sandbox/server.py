@@ -259,6 +259,11 @@ class SandboxServer(ApiMixin, MutationsMixin, InvoicingMixin, WebhookMixin):
             "refused": dict(refused),
         }
 
+    def counts(self):
+        """Each account's objects by list entity, by account handle (what
+        ``GET /_sandbox/counts`` answers): what a complete copy holds."""
+        return {account.handle: account.counts() for account in self.accounts}
+
     def _log_status(self, status):
         with self._log_lock:
             self.status_counts[status] += 1

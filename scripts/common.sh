@@ -95,6 +95,12 @@ install_odoo_requirements() {
     echo 'setuptools<70' >"$constraints"
     "$1" -m pip install -q --build-constraint "$constraints" -r "$filtered" psycopg2-binary
     rm -f "$filtered" "$constraints"
+    # With --workers, Odoo runs its bus in a gevent process; gevent finds
+    # zope.interface through pkg_resources, and the venv's own setuptools
+    # (65) does not know the normalized name of its dist-info folder
+    # (zope_interface-*.dist-info): that process died at every start, 4 s
+    # apart. A setuptools that still ships pkg_resources and reads the name.
+    "$1" -m pip install -q 'setuptools>=75,<80'
 }
 
 odoo_bin() {

@@ -4,6 +4,7 @@ import logging
 import secrets
 import statistics
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
@@ -13,6 +14,7 @@ from ..client.log_redaction import SecretRedactingFilter
 from ..controllers.webhook import MAX_BODY
 from ..mapping.events import WEBHOOK_CLOCK_SKEW, WEBHOOK_REPLAY_WINDOW
 from ..models import billwerk_account_webhooks
+from ..models.billwerk_webhook_event import BillwerkWebhookEvent
 from ..models.odoo_compat import (
     allow_requests_without_test_cookie,
     release_test_cursor,
@@ -243,6 +245,34 @@ class TestWebhooks(BillwerkSandboxCase, HttpCase):
         self.process()
         self.assertEqual(self.events().state, "done")
         self.assertEqual(self.sandbox.count("/v1/customer/") - reads, 1, "read once")
+
+    def test_a_delivery_replayed_after_a_concurrent_one_is_stored_once(self):
+        # One webhook reaching two servers at once: the later insert cannot
+        # serialize and Odoo replays the whole request, which must read the
+        # same body again (it answered 400 "invalid JSON" instead).
+        body = self.signed_body()
+        store = BillwerkWebhookEvent._store
+        attempts = []
+
+        def second_server_first(model, account, values):
+            attempts.append(values["id"])
+            if len(attempts) == 1:
+                model.env.cr.execute(
+                    "DO $$ BEGIN RAISE EXCEPTION 'a concurrent delivery' "
+                    "USING ERRCODE = 'serialization_failure'; END $$"
+                )
+            return store(model, account, values)
+
+        with (
+            patch.object(BillwerkWebhookEvent, "_store", second_server_first),
+            mute_logger("odoo.service.model"),
+        ):
+            response = self.post(body)
+        self.assertEqual(
+            (response.status_code, response.json()["status"]), (200, "stored")
+        )
+        self.assertEqual(len(attempts), 2, "Odoo replayed the request")
+        self.assertEqual(len(self.events()), 1)
 
     def test_a_signed_timestamp_outside_the_window_is_refused_unread(self):
         self.assertTrue(STILL_FRESH < WEBHOOK_REPLAY_WINDOW < STALE)

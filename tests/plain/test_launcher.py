@@ -80,6 +80,11 @@ def test_process_serves_counts_and_stops_cleanly():
         assert box.stats("/v1/list/")["requests"] == 0
         box.clear_log()
         assert box.stats() == {"requests": 0, "statuses": {}, "refused": {}}
+        counts = box.counts()
+        assert list(counts) == ["nordic-yoga", "tokyo-tea"]
+        assert counts["nordic-yoga"]["customer"] == 20
+        assert counts["nordic-yoga"]["subscription"] == 30  # 1.5 per customer
+        assert box.stats()["requests"] == 0  # not an API request
     finally:
         assert box.stop() == 0  # SIGTERM: the sandbox stops serving and exits 0
     assert box.stop() == 0  # stopping twice is harmless
