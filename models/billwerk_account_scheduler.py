@@ -14,6 +14,7 @@ from ..scheduling.budget import (
     SYNC_SHARE,
     WEBHOOK_SHARE,
     TimeBudget,
+    limit_is_below_cron_sleep,
     seconds_for,
     worker_limit,
 )
@@ -23,6 +24,8 @@ from .odoo_compat import report_cron_progress
 
 _logger = logging.getLogger(__name__)
 
+# An administrator's cap on the seconds one scheduled call works (0: none).
+MAX_CALL_SECONDS_PARAM = "billwerk_connector.max_call_seconds"
 # A busy account's pending webhook events are tried again after this delay.
 BUSY_RETRY = timedelta(minutes=1)
 
@@ -32,12 +35,36 @@ class BillwerkAccountScheduler(models.Model):
 
     @api.model
     def _call_budget(self, share):
-        """This scheduled call's time, a share of the worker's real-time limit."""
+        """This scheduled call's time, a share of the worker's real-time limit.
+
+        Under prefork workers the limit includes the cron worker's sleep
+        before the call (scheduling/budget.py). An administrator may cap a
+        call further with the system parameter ``billwerk_connector.
+        max_call_seconds`` (shorter calls on a platform with stricter limits).
+        """
         limit = worker_limit(
             tools.config.get("limit_time_real_cron"),
             tools.config.get("limit_time_real"),
         )
-        return TimeBudget(seconds_for(limit, share))
+        prefork = bool(tools.config.get("workers"))
+        if limit_is_below_cron_sleep(limit, prefork):
+            _logger.warning(
+                "limit_time_real_cron is %s s: Odoo's cron workers sleep up to "
+                "70 s between rounds and count the sleep, so Odoo kills them "
+                "while idle and cuts woken calls short. Set it to 150 s or more; "
+                "Billwerk runs work %.1f s a call meanwhile.",
+                limit,
+                seconds_for(limit, share, prefork),
+            )
+        try:
+            ceiling = float(
+                self.env["ir.config_parameter"]
+                .sudo()
+                .get_param(MAX_CALL_SECONDS_PARAM, "0")
+            )
+        except ValueError:
+            ceiling = 0.0
+        return TimeBudget(seconds_for(limit, share, prefork, ceiling=ceiling or None))
 
     @api.model
     def _cron_sync(self, mode="incremental"):

@@ -18,6 +18,16 @@ from dataclasses import dataclass, field
 
 # Odoo's defaults: limit_time_real 120 s, limit_time_real_cron -1.
 DEFAULT_LIMIT = 120
+# Prefork (--workers): a cron worker tells Odoo it is alive before it sleeps,
+# and sleeps up to SLEEP_INTERVAL + 9 s (odoo/service/server.py, WorkerCron);
+# the limit counts from that moment. A call woken by a trigger has what is
+# left: the limit minus up to 69 s, and a margin for the other jobs of the
+# worker's round.
+PREFORK_CRON_SLEEP = 70
+PREFORK_MARGIN = 10
+# Where the limit leaves nothing after the sleep, a call still works this
+# share of it (Odoo kills such workers when idle anyway; the run goes on).
+FLOOR_SHARE = 0.25
 # A call without any limit (threaded server with the limits off) still hands
 # over now and then, so that one account's backlog never holds the cron
 # thread for hours and the run's history shows its calls.
@@ -40,11 +50,28 @@ def worker_limit(limit_time_real_cron, limit_time_real):
     return max(limit or 0, 0)
 
 
-def seconds_for(limit, share):
-    """The budget of one scheduled call under a worker limit of ``limit``."""
+def seconds_for(limit, share, prefork=False, ceiling=None):
+    """The budget of one scheduled call under a worker limit of ``limit``.
+
+    ``prefork``: Odoo runs cron workers (--workers), whose limit includes
+    the sleep before the call. ``ceiling``: an operator's maximum per call.
+    """
     if not limit:
-        return UNLIMITED_SLICE
-    return limit * share
+        seconds = UNLIMITED_SLICE
+    else:
+        seconds = limit * share
+        if prefork:
+            after_sleep = limit - PREFORK_CRON_SLEEP - PREFORK_MARGIN
+            floor = limit * FLOOR_SHARE * share
+            seconds = min(seconds, max(after_sleep * share, floor))
+    if ceiling:
+        seconds = min(seconds, ceiling)
+    return seconds
+
+
+def limit_is_below_cron_sleep(limit, prefork):
+    """Whether Odoo itself kills idle cron workers under this limit."""
+    return bool(prefork and limit and limit <= PREFORK_CRON_SLEEP + PREFORK_MARGIN)
 
 
 @dataclass

@@ -11,7 +11,10 @@ and as Billwerk delivers webhooks:
    to post;
 2. a throw-away database with the addon, and Odoo server A with
    ``--workers=2 --max-cron-threads=1 --limit-time-real=20
-   --limit-time-real-cron=20`` (later server B on the same database);
+   --limit-time-real-cron=150`` (later server B on the same database): the
+   issue asked for a 20 s cron limit, under which Odoo 18 kills its own idle
+   cron workers (see ``CRON_LIMIT``); scheduled calls are capped at 3 s
+   instead, so that the load and the posting span many calls;
 3. Set API key, then Sync now: the answer's time, the first load's time and
    rate, that the copies hold exactly what the sandbox has, that no run failed
    or reads "Interrupted", that no worker was killed;
@@ -60,9 +63,14 @@ ROOT = Path(__file__).resolve().parents[1]
 ADDON = "billwerk_connector"
 
 # What production looks like (issue 19), at a scale that shows in minutes.
-# PRODUCTION_CHECK_CRON_LIMIT sets another limit_time_real_cron (see
-# check_idle_kills for why Odoo 18 needs more than 70 s).
-CRON_LIMIT = int(os.environ.get("PRODUCTION_CHECK_CRON_LIMIT") or 20)
+# The HTTP workers' limit is the issue's 20 s. The cron workers' is 150 s:
+# Odoo 18 counts a cron worker's sleep (up to 69 s) against it and kills
+# every idle cron worker under about 80 s (check_idle_kills says why;
+# PRODUCTION_CHECK_CRON_LIMIT=20 shows it). So that loads and postings still
+# span several scheduled calls, the administrator's cap per call
+# (billwerk_connector.max_call_seconds) is set to a few seconds.
+CRON_LIMIT = int(os.environ.get("PRODUCTION_CHECK_CRON_LIMIT") or 150)
+MAX_CALL_SECONDS = os.environ.get("PRODUCTION_CHECK_MAX_CALL_SECONDS") or "3"
 ODOO_OPTIONS = (
     "--workers=2",
     "--max-cron-threads=1",
@@ -435,6 +443,13 @@ class ProductionCheck:
         self.servers.append(OdooServer("A", setup, port_a))
         self.figure("server A ready", f"{self.servers[0].start_seconds:.1f} s")
         self.client = WebClient(self.servers[0], setup.db)
+        self.client.kw(
+            "ir.config_parameter",
+            "set_param",
+            "billwerk_connector.max_call_seconds",
+            MAX_CALL_SECONDS,
+        )
+        self.figure("seconds a scheduled call works at most", MAX_CALL_SECONDS)
         fields = self.client.kw("billwerk.sync.run", "fields_get", attributes=["type"])
         wanted = (
             "mode",
@@ -630,7 +645,13 @@ class ProductionCheck:
                     f"{model}: Odoo holds {number:,} copies, the sandbox has "
                     f"{self.expected[model]:,}."
                 )
-        self.check_runs(self.runs(), "first load")
+        runs = self.runs()
+        self.check_runs(runs, "first load")
+        if "calls" in self.run_fields and max(r.get("calls") or 0 for r in runs) < 2:
+            self.fail(
+                "first load: it took a single scheduled call; the check must show "
+                "a load continued across calls (lower the cap per call)."
+            )
 
     # -- 4. posting --
     def posting(self):

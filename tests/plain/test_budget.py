@@ -6,6 +6,7 @@ from scheduling.budget import (
     UNLIMITED_SLICE,
     OutOfTime,
     TimeBudget,
+    limit_is_below_cron_sleep,
     seconds_for,
     worker_limit,
 )
@@ -38,6 +39,23 @@ def test_the_worker_limit_is_read_as_odoo_reads_it(cron, real, expected):
 def test_a_call_works_for_a_share_of_the_limit_or_a_slice_without_one():
     assert seconds_for(20, 0.5) == 10
     assert seconds_for(0, 0.5) == UNLIMITED_SLICE
+
+
+def test_under_prefork_workers_the_cron_sleep_counts_against_the_limit():
+    # 120 s: up to 69 s of sleep before a woken call leave 40 s; half of it.
+    assert seconds_for(120, 0.5, prefork=True) == 20
+    assert seconds_for(150, 0.5, prefork=True) == 35
+    # 20 s leaves nothing after the sleep: a quarter of the share still works.
+    assert seconds_for(20, 0.5, prefork=True) == 2.5
+    assert limit_is_below_cron_sleep(20, prefork=True)
+    assert not limit_is_below_cron_sleep(150, prefork=True)
+    assert not limit_is_below_cron_sleep(20, prefork=False)
+
+
+def test_an_administrator_may_cap_a_call():
+    assert seconds_for(120, 0.5, ceiling=5) == 5
+    assert seconds_for(0, 0.5, ceiling=5) == 5
+    assert seconds_for(120, 0.5, ceiling=500) == 60
 
 
 def test_a_step_is_not_started_when_the_longest_so_far_would_not_fit():
