@@ -2,7 +2,7 @@
     "name": "Billwerk+ Optimize Connector",
     "summary": "Keep Billwerk+ Optimize plans, subscriptions, customers and "
     "invoices in sync with Odoo, and post the invoices to accounting",
-    "version": "2.2.0",
+    "version": "2.3.0",
     "category": "Accounting",
     "website": "https://github.com/billwerk-connector/billwerk_connector",
     "author": "billwerk_connector developers",
@@ -21,6 +21,7 @@
         "views/billwerk_credit_note_views.xml",
         "views/billwerk_transaction_views.xml",
         "views/billwerk_ledger_line_views.xml",
+        "views/billwerk_revenue_report_views.xml",
         "views/account_move_views.xml",
         "views/billwerk_sync_run_views.xml",
         "views/billwerk_account_views.xml",

@@ -116,16 +116,18 @@ def stored_lines(payload, field="order_lines", incl_fields=("amount",)):
                 "vat": read.fraction(line, "vat"),
                 "amount": amount,
                 "amount_ex_vat": ex_vat,
-                "period_from": _day_text(line, "period_from"),
-                "period_to": _day_text(line, "period_to"),
+                "period_from": _period_text(line, "period_from"),
+                "period_to": _period_text(line, "period_to"),
             }
         )
     return stored
 
 
-def _day_text(line, field):
+def _period_text(line, field):
+    """A period bound as Billwerk sent it (checked): a timestamp keeps its
+    instant, since the account's time zone decides its day (revenue.py)."""
     day = read.day(line, field)
-    return day.isoformat() if day else None
+    return line[field] if day else None
 
 
 def document(amount, amount_vat, amount_ex_vat, lines):

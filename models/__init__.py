@@ -38,6 +38,14 @@ from . import billwerk_binding_mixin
 from . import account_move
 from . import analytic_distribution_model
 from . import account_payment
+
+# Revenue recognised over the service period: the option, the schedule, the
+# entries, the report.
+from . import account_move_line
+from . import billwerk_account_revenue
+from . import billwerk_revenue_share
+from . import billwerk_revenue_recognition
+from . import billwerk_revenue_report
 from . import billwerk_ledger_line
 from . import billwerk_account_ledger
 

@@ -39,6 +39,9 @@ ACCOUNTING_FIELDS = frozenset(
         "line_product_ids",
         "payment_journal_id",
         "payment_journal_ids",
+        "recognize_revenue",
+        "deferred_revenue_account_id",
+        "recognition_journal_id",
     }
 )
 ACCOUNTING_MANAGER = "account.group_account_manager"

@@ -164,6 +164,10 @@ class BillwerkPosting(models.AbstractModel):
         self._post_all(
             book, TRANSACTIONS, self._due_transactions(account, "refund"), result
         )
+        # Recognition entries of months that have ended, made by this pass or
+        # waiting for Odoo's scheduled action: posted now.
+        self.env["billwerk.revenue.recognition"]._post_due(account)
+        commit_unless_testing(self.env.cr)
         return result
 
     # -- what is due --
@@ -453,10 +457,15 @@ class BillwerkPosting(models.AbstractModel):
                 exact.append(move)
         to_post = self.env["account.move"].union(*filter(None, exact))
         (moves - to_post).unlink()
+        recognition = self.env["billwerk.revenue.recognition"]
+        distributions = recognition._before_post(to_post)
         # Synchronized at create (and by the forced VAT): posting changes no
         # line, so the lines are not synchronized again, as Odoo's point of
         # sale posts its invoices.
         to_post.with_context(skip_invoice_sync=True).action_post()
+        # In the batch's savepoint: a schedule exists exactly when its
+        # invoice is posted, and a credit note's share is taken with it.
+        recognition._after_post(book.account, to_post, distributions)
         return exact
 
     def _create_post_and_reconcile(self, prepared):
@@ -561,8 +570,12 @@ class BillwerkPosting(models.AbstractModel):
                 for invoice in to_reverse
             ]
             reversals = to_reverse.move_id._reverse_moves(defaults, cancel=True)
+            recognition = self.env["billwerk.revenue.recognition"]
             for invoice, reversal in zip(to_reverse, reversals, strict=True):
                 invoice.write({"reversal_move_id": reversal.id, "post_error": False})
+                recognition._absorb_credit(
+                    book.account, invoice.move_id, reversal, cancel=True
+                )
             result.reversals += len(to_reverse)
         self._mark_waiting_ids("billwerk.invoice", waiting, result)
 

@@ -14,7 +14,7 @@ from datetime import timedelta, timezone
 
 from odoo import Command, fields
 
-from ..mapping import books
+from ..mapping import books, revenue
 from ..mapping.money import (
     amount_to_minor,
     currency_exponent,
@@ -63,6 +63,11 @@ class PostingBook:
         # Called with the counts so far after each committed batch (a run's
         # progress and time budget, see billwerk.posting._post_account).
         self.after_batch = None
+        # Revenue recognised over the service period (billwerk_revenue_
+        # recognition.py): Odoo's own deferral where it has one (Enterprise).
+        self.enterprise_deferral = (
+            "deferred_start_date" in env["account.move.line"]._fields
+        )
 
     def load_taxes(self):
         for mapping in self.account.tax_mapping_ids:
@@ -471,31 +476,82 @@ class PostingBook:
         """
         rate = self.conversion_rate(currency, day)
         company_currency = self.company.currency_id
+        zone = self.account._billwerk_zone()
         commands = []
         for line in document.lines:
             product = self.product_for(line, plan)
             label = line.text or product.name
-            if line.period_from and line.period_to:
-                label = f"{label} ({line.period_from} – {line.period_to})"
+            period = revenue.service_period(line.period_from, line.period_to, zone)
+            if period:
+                label = f"{label} ({period.first} – {period.end})"
             tax = self.tax_for(line.vat, country, invoice_taxes)
             net = line.amount_ex_vat
-            commands.append(
-                Command.create(
-                    {
-                        "product_id": product.id,
-                        "name": label,
-                        "quantity": line.quantity,
-                        "price_unit": self.money(line.price_unit, currency),
-                        "amount_currency": self.money(sign * net, currency),
-                        "balance": company_currency.round(
-                            self.money(sign * net, currency) / rate
-                        ),
-                        "tax_ids": [Command.set(tax.ids)],
-                        "account_id": self.income_account(product).id,
-                    }
+            values = {
+                "product_id": product.id,
+                "name": label,
+                "quantity": line.quantity,
+                "price_unit": self.money(line.price_unit, currency),
+                "amount_currency": self.money(sign * net, currency),
+                "balance": company_currency.round(
+                    self.money(sign * net, currency) / rate
+                ),
+                "tax_ids": [Command.set(tax.ids)],
+                "account_id": self.income_account(product).id,
+            }
+            if sign < 0:
+                self.defer(values, net, period, day, tax)
+            commands.append(Command.create(values))
+        return commands
+
+    def defer(self, values, net, period, day, tax):
+        """Book a line whose service reaches past its invoice's month on the
+        deferred revenue account, where revenue is recognised over the period.
+
+        Its income account and period stay on the line: the recognition
+        schedule is made from them once the invoice is posted. Where Odoo has
+        deferral fields of its own (Enterprise), they are filled instead and
+        Odoo makes the entries.
+        """
+        if not self.account.recognize_revenue:
+            return
+        if not revenue.deferral_shares(net, period, day):
+            return
+        if self.enterprise_deferral:
+            values["deferred_start_date"] = period.first
+            values["deferred_end_date"] = period.last
+            return
+        deferred = self.account.deferred_revenue_account_id
+        if not deferred:
+            raise Waiting(
+                self.env._(
+                    "revenue is recognised over the service period, and no "
+                    "deferred revenue account is chosen (Accounting tab)"
                 )
             )
-        return commands
+        if account_retired(deferred):
+            raise Waiting(
+                self.env._(
+                    "the deferred revenue account %(account)s is deprecated: "
+                    "choose another one",
+                    account=deferred.display_name,
+                )
+            )
+        if tax.invoice_repartition_line_ids.filtered(
+            lambda r: r.repartition_type == "tax" and not r.account_id
+        ):
+            # Such a tax books its VAT on the line's own account: the VAT
+            # would sit in deferred revenue and be recognised as income.
+            raise Waiting(
+                self.env._(
+                    "the tax %(tax)s has no tax account, and would book its VAT "
+                    "on deferred revenue: give it one",
+                    tax=tax.name,
+                )
+            )
+        values["billwerk_income_account_id"] = values["account_id"]
+        values["account_id"] = deferred.id
+        values["billwerk_period_start"] = period.first
+        values["billwerk_period_end"] = period.end
 
     def drop_taken_names(self, prepared):
         """Billwerk's numbers are the names, unless the journal has one already

@@ -44,6 +44,9 @@ EXPECTED = {
     "billwerk_sync_cursor": {
         "billwerk_sync_cursor_cursor_uniq": "unique(account_id, entity, range_name)"
     },
+    "billwerk_revenue_share": {
+        "billwerk_revenue_share_share_once": "unique(source_line_id, month, key)"
+    },
     "billwerk_payment_journal": {
         "billwerk_payment_journal_payment_type_uniq": "unique(account_id, payment_type)"
     },
@@ -69,7 +72,7 @@ EXPECTED = {
 @tagged("post_install", "-at_install")
 class TestUniqueConstraints(TransactionCase):
     def test_every_unique_constraint_exists_in_the_database(self):
-        self.assertEqual(sum(len(names) for names in EXPECTED.values()), 15)
+        self.assertEqual(sum(len(names) for names in EXPECTED.values()), 16)
         self.env.cr.execute(
             """
             SELECT rel.relname, con.conname
