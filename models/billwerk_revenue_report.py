@@ -20,7 +20,7 @@ class BillwerkRevenueReport(models.Model):
     company_id = fields.Many2one("res.company", readonly=True)
     company_currency_id = fields.Many2one(related="company_id.currency_id")
     month = fields.Date(readonly=True)
-    plan_id = fields.Many2one("billwerk.plan", string="Plan", readonly=True)
+    plan_id = fields.Many2one("billwerk.plan", readonly=True)
     income_account_id = fields.Many2one(
         "account.account", string="Income account", readonly=True
     )

@@ -37,7 +37,7 @@ class BillwerkRevenueShare(models.Model):
     invoice_move_id = fields.Many2one(
         related="source_line_id.move_id", string="Invoice", store=True, index=True
     )
-    plan_id = fields.Many2one("billwerk.plan", string="Plan", ondelete="set null")
+    plan_id = fields.Many2one("billwerk.plan", ondelete="set null")
     income_account_id = fields.Many2one(
         "account.account", string="Income account", required=True
     )
