@@ -13,7 +13,7 @@ class AccountMoveLine(models.Model):
 
     billwerk_income_account_id = fields.Many2one(
         "account.account",
-        string="Recognised on",
+        string="Income account of the deferral",
         readonly=True,
         copy=False,
         index="btree_not_null",

@@ -24,6 +24,7 @@ import json
 from collections import defaultdict
 
 from odoo import Command, api, models
+from odoo.exceptions import UserError
 
 from ..mapping.money import amount_to_minor, minor_to_amount
 from ..mapping.revenue import (
@@ -289,15 +290,34 @@ class BillwerkRevenueRecognition(models.AbstractModel):
 
     @api.model
     def _post_due(self, account):
-        """Post the recognition entries whose day has come."""
+        """Post the recognition entries whose day has come.
+
+        One that Odoo refuses (a period locked since) stays a draft with
+        Odoo's words in its chatter, and never stops the others nor the run.
+        """
         today = account._billwerk_today()
         due = self._entries(account).filtered(
             lambda m: m.state == "draft" and m.date <= today
         )
         empty = due.filtered(lambda m: not m.line_ids)
         empty.unlink()
-        (due - empty).action_post()
-        return due - empty
+        due -= empty
+        try:
+            with self.env.cr.savepoint():
+                due.action_post()
+        except UserError:
+            for entry in due:
+                try:
+                    with self.env.cr.savepoint():
+                        entry.action_post()
+                except UserError as refusal:
+                    entry.message_post(
+                        body=self.env._(
+                            "Not posted by the Billwerk connector: %(words)s",
+                            words=str(refusal),
+                        )
+                    )
+        return due.filtered(lambda m: m.state == "posted")
 
     # -- credits --
     def _absorb_credit(self, account, invoice_move, credit_move, *, cancel):

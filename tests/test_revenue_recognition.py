@@ -177,6 +177,45 @@ class TestRevenueRecognised(RecognitionCase):
         )
         self.assertEqual(minor(self.account.deferred_revenue, company_currency), still)
 
+    def test_the_report_agrees_with_the_ledger_at_each_months_end(self):
+        today = self.account._billwerk_today()
+        company_currency = self.env.company.currency_id
+        report = self.env["billwerk.revenue.report"].search(
+            [("account_id", "=", self.account.id)]
+        )
+        months = sorted(set(report.mapped("month")))
+        self.assertTrue(months)
+        checked = 0
+        for month in months:
+            end = month_end(month)
+            if end > today:
+                continue
+            rows = report.filtered(lambda r, month=month: r.month == month)
+            ledger = self.env["account.move.line"].search(
+                [
+                    ("account_id", "=", self.deferred.id),
+                    ("parent_state", "=", "posted"),
+                    ("date", "<=", end),
+                ]
+            )
+            self.assertEqual(
+                minor(sum(rows.mapped("deferred")), company_currency),
+                minor(-sum(ledger.mapped("balance")), company_currency),
+                f"deferred revenue at {end}",
+            )
+            recognised = (
+                self.entries()
+                .filtered(lambda m, end=end: m.date == end and m.state == "posted")
+                .line_ids.filtered(lambda line: line.account_id != self.deferred)
+            )
+            self.assertEqual(
+                minor(sum(rows.mapped("recognised")), company_currency),
+                minor(-sum(recognised.mapped("balance")), company_currency),
+                f"recognised in {month:%Y-%m}",
+            )
+            checked += 1
+        self.assertTrue(checked)
+
     def test_months_that_ended_are_posted_and_later_ones_wait_for_their_day(self):
         today = self.account._billwerk_today()
         entries = self.entries()
