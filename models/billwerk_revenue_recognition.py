@@ -335,10 +335,13 @@ class BillwerkRevenueRecognition(models.AbstractModel):
         schedule = Share.search([("invoice_move_id", "=", invoice_move.id)])
         if not schedule:
             return
-        open_shares = schedule.filtered(lambda s: not s.recognised)
+        day = credit_move.date
+        # What is still deferred on the credit's day: the months that had not
+        # ended by then (a month that had, keeps its revenue even where its
+        # entry waits for the end of this pass to be posted).
+        open_shares = schedule.filtered(lambda s: not s.recognised and s.date >= day)
         lines = schedule.source_line_id
         credit_key = f"credit/{credit_move.id}"
-        day = credit_move.date
         rows, adjust = [], defaultdict(lambda: [0.0, 0.0])
         reversed_amounts = (
             self._reversed_amounts(invoice_move, credit_move) if cancel else {}

@@ -106,6 +106,9 @@ NAIVE_PAYMENTS = _int("BENCH_POSTING_NAIVE_PAYMENTS", 500)
 # is 7-10 minutes: the whole run would pass 20 on a shared 2-core machine).
 PAYMENTS = _int("BENCH_POSTING_PAYMENTS", 5000)
 REST = bool(os.environ.get("BENCH_POSTING_REST"))  # the rest of _post_account
+# Invoices posted the addon's way with revenue recognition on, after the naive
+# sample and before the batch (which runs with it off): same run, same data.
+RECOGNITION = _int("BENCH_POSTING_RECOGNITION", 1000)
 EXAMPLES = 5
 TARGET = 3.0
 JSON_PATH = Path(
@@ -160,6 +163,22 @@ def set_up_company(env, url, key):
     danish.active = True
     company.currency_id = danish
     taxes = sales_taxes(env, company, "benchmark")
+    # VAT on an account of its own, as in any chart: a line deferred with a
+    # tax booking VAT on the line's account would wait.
+    vat = env["account.account"].create(
+        {
+            "name": "VAT payable (benchmark)",
+            "code": "261100",
+            "account_type": "liability_current",
+            "company_ids": [company.id],
+        }
+    )
+    for tax in taxes.values():
+        for lines in (
+            tax.invoice_repartition_line_ids,
+            tax.refund_repartition_line_ids,
+        ):
+            lines.filtered(lambda r: r.repartition_type == "tax").account_id = vat
     env.ref("product.decimal_price").digits = 3
     account = env["billwerk.account"].create(
         {"company_id": company.id, "api_url": url, "create_partners": True}
@@ -335,6 +354,57 @@ def batch_posting(env, account):
         "invoice_seconds": invoice_seconds,
         "invoices_per_s": result.invoices / invoice_seconds,
         "queries_per_invoice": (ended_queries - queries) / max(result.invoices, 1),
+        "load_average_after": os.getloadavg(),
+    }
+
+
+# -- revenue recognition: the addon's posting with the option on -------------
+def recognition_posting(env, account, invoices):
+    """``_post_account`` on ``invoices`` with revenue recognised over the
+    service period, timed as ``batch_posting`` and up to its recognition
+    entries of ended months posted; then the option goes off again."""
+    company = account.company_id
+    deferred = env["account.account"].create(
+        {
+            "name": "Deferred revenue (benchmark)",
+            "code": "249100",
+            "account_type": "liability_current",
+            "company_ids": [company.id],
+        }
+    )
+    account.write(
+        {"recognize_revenue": True, "deferred_revenue_account_id": deferred.id}
+    )
+    env.cr.commit()
+    model = type(env["billwerk.posting"])
+    ids = invoices.ids
+
+    def due_invoices(self, _account):
+        return self.env["billwerk.invoice"].browse(ids)
+
+    started = time.perf_counter()
+    with patch.object(model, "_due_invoices", due_invoices):
+        result = batch_posting(env, account)
+    recognition = env["billwerk.revenue.recognition"].sudo().with_company(company)
+    ended = time.perf_counter()
+    recognition._post_due(account.with_env(recognition.env))
+    env.cr.commit()
+    due_seconds = time.perf_counter() - ended
+    seconds = result["invoice_seconds"] + due_seconds
+    account.write({"recognize_revenue": False})
+    env.cr.commit()
+    shares = env["billwerk.revenue.share"].search([("account_id", "=", account.id)])
+    return {
+        "invoices": result["invoices"],
+        "waiting": result["waiting"],
+        "reasons": result["reasons"],
+        "seconds": seconds,
+        "post_due_seconds": due_seconds,
+        "invoices_per_s": result["invoices"] / seconds,
+        "deferred_invoices": len(shares.invoice_move_id),
+        "shares": len(shares),
+        "entries": len(shares.recognition_move_id),
+        "total_seconds": time.perf_counter() - started,
         "load_average_after": os.getloadavg(),
     }
 
@@ -740,6 +810,21 @@ def summary(results):
             f"{batch['invoice_seconds']:.1f} s = {batch['invoices_per_s']:.1f} "
             f"invoices/s, {batch['queries_per_invoice']:.0f} queries an invoice"
         ),
+        *(
+            [
+                (
+                    f"batch with revenue recognised over the service period: "
+                    f"{r['invoices']} invoices in {r['seconds']:.1f} s = "
+                    f"{r['invoices_per_s']:.1f} invoices/s "
+                    f"({r['against_batch']:.2f}x the batch without it; "
+                    f"{r['deferred_invoices']} deferred, {r['shares']} monthly "
+                    f"shares, {r['entries']} recognition entries, "
+                    f"{r['post_due_seconds']:.1f} s posting the ended months)"
+                )
+            ]
+            if (r := results.get("recognition"))
+            else []
+        ),
         (
             f"ratio: batch = {ratio:.1f}x naive (target >= {TARGET:g}x: "
             f"{'met' if ratio >= TARGET else 'NOT met'})"
@@ -878,9 +963,25 @@ def main(env):
         f"{naive['invoices_per_s']:.1f}/s",
         flush=True,
     )
+    if RECOGNITION:
+        results["recognition"] = recognised = recognition_posting(
+            env, account, due[NAIVE : NAIVE + RECOGNITION]
+        )
+        print(
+            f"with revenue recognition: {recognised['invoices']} in "
+            f"{recognised['seconds']:.1f} s, {recognised['invoices_per_s']:.1f}/s "
+            f"({recognised['deferred_invoices']} deferred, "
+            f"{recognised['shares']} monthly shares, "
+            f"{recognised['entries']} recognition entries)",
+            flush=True,
+        )
     results["batch"] = batch = batch_posting(env, account)
     results["naive"] = naive
     results["ratio"] = batch["invoices_per_s"] / naive["invoices_per_s"]
+    if RECOGNITION:
+        results["recognition"]["against_batch"] = (
+            results["recognition"]["invoices_per_s"] / batch["invoices_per_s"]
+        )
     print(
         f"batch: {batch['invoices']} in {batch['invoice_seconds']:.1f} s, "
         f"{batch['invoices_per_s']:.1f}/s",

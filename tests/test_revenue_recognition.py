@@ -8,6 +8,7 @@ nothing is scheduled twice.
 """
 
 from collections import defaultdict
+from unittest.mock import patch
 
 from psycopg2 import IntegrityError
 
@@ -16,11 +17,16 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..mapping.revenue import deferral_shares, month_end, service_period
-from .common import PostingCase, minor
+from ..models import billwerk_posting
+from .common import PostingCase, minor, new_test_user
+from .test_posting import WorkerKilled
 
 
 class RecognitionCase(PostingCase):
     """Posting with revenue recognition on, posted once per class."""
+
+    # False: the class's tests post themselves.
+    post_with_recognition = True
 
     @classmethod
     def setUpClass(cls):
@@ -38,7 +44,8 @@ class RecognitionCase(PostingCase):
         cls.account.with_user(cls.manager).write(
             {"recognize_revenue": True, "deferred_revenue_account_id": cls.deferred.id}
         )
-        cls.first_post = cls.post()
+        if cls.post_with_recognition:
+            cls.first_post = cls.post()
 
     @classmethod
     def give_tax_accounts(cls, taxes):
@@ -431,3 +438,103 @@ class TestRecognitionSettings(RecognitionCase):
             account.with_user(self.manager).with_company(company).write(
                 {"deferred_revenue_account_id": income.id}
             )
+
+
+@tagged("post_install", "-at_install")
+class TestRecognitionFirstPosting(RecognitionCase):
+    post_with_recognition = False
+
+    def test_a_crash_mid_posting_leaves_no_schedule_without_its_invoice(self):
+        recognition = type(self.env["billwerk.revenue.recognition"])
+        original = recognition._book_shares
+        calls = []
+
+        def crash_on_second_batch(model, account, shares):
+            calls.append(len(shares))
+            if len(calls) == 2:
+                raise WorkerKilled()
+            return original(model, account, shares)
+
+        crashed = False
+        with (
+            patch.object(billwerk_posting, "BATCH", 20),
+            patch.object(recognition, "_book_shares", crash_on_second_batch),
+        ):
+            try:
+                self.post()
+            except WorkerKilled:
+                crashed = True
+        self.assertTrue(crashed)
+        self.env.invalidate_all()
+        scheduled = self.shares().invoice_move_id
+        deferred = self.deferred_invoices().move_id
+        self.assertTrue(scheduled)
+        self.assertEqual(scheduled, deferred, "a schedule exactly where an invoice is")
+        self.assertFalse(
+            self.shares().filtered(lambda s: not s.recognition_move_id),
+            "every share is booked in its month's entry",
+        )
+        self.post()
+        self.assertEqual(
+            self.shares().invoice_move_id, self.deferred_invoices().move_id
+        )
+        self.assertEqual(
+            len(self.shares()),
+            len(
+                set(
+                    self.shares().mapped(
+                        lambda s: (s.source_line_id.id, s.month, s.key)
+                    )
+                )
+            ),
+        )
+
+    def test_the_analytic_distribution_moves_to_the_recognition_entries(self):
+        plan = self.env["account.analytic.plan"].create({"name": "Billwerk lines"})
+        analytic = self.env["account.analytic.account"].create(
+            {"name": "Subscriptions", "plan_id": plan.id}
+        )
+        self.env["account.analytic.distribution.model"].create(
+            {
+                "analytic_distribution": {str(analytic.id): 100},
+                "company_id": self.env.company.id,
+            }
+        )
+        self.post()
+        moves = self.deferred_invoices().move_id
+        self.assertTrue(moves)
+        deferred_lines = moves.line_ids.filtered(
+            lambda line: line.account_id == self.deferred
+        )
+        self.assertFalse(
+            deferred_lines.analytic_line_ids,
+            "deferred revenue counts in no analytic account",
+        )
+        income = self.entries().line_ids.filtered(
+            lambda line: line.account_id != self.deferred
+        )
+        self.assertTrue(income)
+        for line in income:
+            self.assertEqual(line.analytic_distribution, {str(analytic.id): 100})
+        posted = income.filtered(lambda line: line.parent_state == "posted")
+        self.assertTrue(posted.analytic_line_ids, "recognised revenue counts there")
+
+    def test_each_company_sees_its_own_schedule(self):
+        self.post()
+        outsider = new_test_user(
+            self.env,
+            login="other_company_accountant",
+            groups="base.group_user,account.group_account_invoice",
+            company_id=self.env.ref("base.main_company").id,
+        )
+        company = self.env["res.company"].create({"name": "Elsewhere ApS"})
+        outsider.write(
+            {"company_ids": [(6, 0, [company.id])], "company_id": company.id}
+        )
+        self.assertTrue(self.shares())
+        self.assertFalse(
+            self.env["billwerk.revenue.share"].with_user(outsider).search([]),
+        )
+        self.assertFalse(
+            self.env["billwerk.revenue.report"].with_user(outsider).search([]),
+        )
