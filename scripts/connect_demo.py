@@ -110,7 +110,7 @@ if os.environ.get("BILLWERK_DEMO_POSTING", "1") == "1" and not account.post_invo
             group = env["account.tax.group"].create(  # noqa: F821
                 {"name": f"VAT {rate:g}%", "company_id": company.id}
             )
-            taxes.create(
+            tax = taxes.create(
                 {
                     "name": f"VAT {rate:g}%",
                     "amount": rate,
@@ -119,9 +119,33 @@ if os.environ.get("BILLWERK_DEMO_POSTING", "1") == "1" and not account.post_invo
                     "company_id": company.id,
                 }
             )
+            # VAT on the chart's tax account, as the chart's own sales tax.
+            chart_tax = company.account_sale_tax_id.invoice_repartition_line_ids
+            vat_account = chart_tax.filtered("account_id")[:1].account_id
+            for lines in (
+                tax.invoice_repartition_line_ids,
+                tax.refund_repartition_line_ids,
+            ):
+                lines.filtered(
+                    lambda r: r.repartition_type == "tax"
+                ).account_id = vat_account
     account.write(
         {"post_invoices": True, "post_from": date.today() - timedelta(days=DEMO_DAYS)}
     )
+    # Revenue recognised over the service period, on the chart's deferred
+    # revenue account (BILLWERK_DEMO_RECOGNITION=0: booked as invoiced).
+    deferred = env["account.account"].search(  # noqa: F821
+        [
+            *env["account.account"]._check_company_domain(company),  # noqa: F821
+            ("account_type", "=", "liability_current"),
+            ("name", "=ilike", "deferred revenue"),
+        ],
+        limit=1,
+    )
+    if os.environ.get("BILLWERK_DEMO_RECOGNITION", "1") == "1" and deferred:
+        account.write(
+            {"recognize_revenue": True, "deferred_revenue_account_id": deferred.id}
+        )
     # A run posts, as the scheduled action would: the history shows it.
     run = env["billwerk.sync.run"]._run_for(account, trigger="manual")  # noqa: F821
     env.cr.commit()  # noqa: F821
