@@ -110,10 +110,17 @@ class BillwerkRevenueRecognition(models.AbstractModel):
         lines = moves.line_ids.filtered("billwerk_income_account_id")
         if not lines:
             return
+        # The copies are linked to their entries after the batch: found by
+        # the entries' binding (invoice/<Billwerk id>).
+        move_of = {
+            move.billwerk_document.split("/", 1)[1]: move.id
+            for move in moves
+            if (move.billwerk_document or "").startswith("invoice/")
+        }
         plans = {
-            invoice.move_id.id: invoice.plan_id
+            move_of[invoice.billwerk_id]: invoice.plan_id
             for invoice in self.env["billwerk.invoice"].search(
-                [("move_id", "in", moves.ids)]
+                [("account_id", "=", account.id), ("billwerk_id", "in", list(move_of))]
             )
         }
         rows = []

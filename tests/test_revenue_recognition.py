@@ -128,6 +128,7 @@ class TestRevenueRecognised(RecognitionCase):
                 self.assertFalse(line.analytic_distribution)
                 self.assertTrue(line.billwerk_income_account_id)
                 rows = self.shares(source_line_id=line.id, kind="share")
+                self.assertEqual(rows.plan_id, invoice.plan_id, invoice.handle)
                 got = [
                     (row.month, minor(row.amount_currency, currency)) for row in rows
                 ]
