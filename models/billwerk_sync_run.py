@@ -226,11 +226,22 @@ class BillwerkSyncRun(models.Model):
         runs = self.sudo()
         if mode == "incremental" and not account._first_load_done():
             mode = "first_load"
+        self.env.flush_all()
+        # A run this transaction sees active is the answer, without an INSERT:
+        # the scheduled call running it updates its row all the time, and an
+        # INSERT meeting a row updated since this transaction's snapshot is a
+        # serialization failure, which Odoo answers by retrying the whole
+        # request after a pause (a click on another server answered in 1.4 s).
+        active = runs.search(
+            [("account_id", "=", account.id), ("state", "in", ACTIVE_STATES)],
+            limit=1,
+        )
+        if active:
+            return self._already_active(active, account, mode)
         # ON CONFLICT on the partial unique index: a run queued by another
         # transaction is found, never doubled. Under REPEATABLE READ a
         # conflicting row this transaction cannot see yet makes PostgreSQL
         # raise a serialization failure, which Odoo retries; then it is seen.
-        self.env.flush_all()
         self.env.cr.execute(
             """
             INSERT INTO billwerk_sync_run
@@ -266,6 +277,10 @@ class BillwerkSyncRun(models.Model):
             [("account_id", "=", account.id), ("state", "in", ACTIVE_STATES)],
             limit=1,
         )
+        return self._already_active(active, account, mode)
+
+    def _already_active(self, active, account, mode):
+        """The run that holds the account's place, if it does what was asked."""
         reads = ("first_load", "incremental")
         if active.mode != mode and not (active.mode in reads and mode in reads):
             # Another kind of run holds the account's place: this one would
