@@ -240,33 +240,41 @@ class BillwerkSyncRun(models.Model):
             return self._already_active(active, account, mode)
         # ON CONFLICT on the partial unique index: a run queued by another
         # transaction is found, never doubled. Under REPEATABLE READ a
-        # conflicting row this transaction cannot see yet makes PostgreSQL
-        # raise a serialization failure, which Odoo retries; then it is seen.
-        self.env.cr.execute(
-            """
-            INSERT INTO billwerk_sync_run
-                   (account_id, company_id, trigger, mode, user_id, billwerk_id,
-                    billwerk_name, state, started, calls, interruptions,
-                    create_uid, create_date, write_uid, write_date)
-            VALUES (%(account)s, %(company)s, %(trigger)s, %(mode)s, %(uid)s,
-                    %(billwerk_id)s, %(billwerk_name)s, 'queued',
-                    %(now)s, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
-            ON CONFLICT (account_id) WHERE state IN ('queued', 'running')
-            DO NOTHING
-            RETURNING id
-            """,
-            {
-                "account": account.id,
-                "company": account.company_id.id,
-                "trigger": trigger,
-                "mode": mode,
-                "uid": self.env.uid,
-                "billwerk_id": account.billwerk_id or None,
-                "billwerk_name": account.billwerk_name or None,
-                "now": fields.Datetime.now(),
-            },
-        )
-        row = self.env.cr.fetchone()
+        # conflicting row this transaction cannot see (a click on another
+        # server in the same instant) is a serialization failure: Odoo would
+        # retry the whole request after a pause of up to 2 s. It is answered
+        # here instead, from what has been committed.
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    """
+                    INSERT INTO billwerk_sync_run
+                           (account_id, company_id, trigger, mode, user_id, billwerk_id,
+                            billwerk_name, state, started, calls, interruptions,
+                            create_uid, create_date, write_uid, write_date)
+                    VALUES (%(account)s, %(company)s, %(trigger)s, %(mode)s, %(uid)s,
+                            %(billwerk_id)s, %(billwerk_name)s, 'queued',
+                            %(now)s, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
+                    ON CONFLICT (account_id) WHERE state IN ('queued', 'running')
+                    DO NOTHING
+                    RETURNING id
+                    """,
+                    {
+                        "account": account.id,
+                        "company": account.company_id.id,
+                        "trigger": trigger,
+                        "mode": mode,
+                        "uid": self.env.uid,
+                        "billwerk_id": account.billwerk_id or None,
+                        "billwerk_name": account.billwerk_name or None,
+                        "now": fields.Datetime.now(),
+                    },
+                    # Not a bad query: the failure below is an answer.
+                    log_exceptions=False,
+                )
+                row = self.env.cr.fetchone()
+        except psycopg2.errors.SerializationFailure:
+            return self._active_elsewhere(account, mode)
         # The account's last run (a computed field) is no longer what the
         # cache holds.
         account.invalidate_recordset()
@@ -279,10 +287,44 @@ class BillwerkSyncRun(models.Model):
         )
         return self._already_active(active, account, mode)
 
+    def _active_elsewhere(self, account, mode):
+        """The active run another transaction committed since this one began.
+
+        Read in a cursor of its own (a fresh snapshot, reads only): this
+        transaction cannot see the row. The record returned carries its state
+        in its context, for the answer (``_queued``), since it cannot be read
+        here.
+        """
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                """
+                SELECT id, mode, state FROM billwerk_sync_run
+                 WHERE account_id = %s AND state IN ('queued', 'running')
+                 LIMIT 1
+                """,
+                (account.id,),
+            )
+            found = cr.fetchone()
+        if not found:  # ended since: the click finds it done, as a reload would
+            raise UserError(
+                self.env._(
+                    "A run of %(account)s has just ended. Start it again if "
+                    "something is still to do.",
+                    account=account.display_name,
+                )
+            )
+        run_id, active_mode, state = found
+        self._check_same_kind(account, active_mode, mode)
+        return self.sudo().browse(run_id).with_context(billwerk_run_state=state)
+
     def _already_active(self, active, account, mode):
         """The run that holds the account's place, if it does what was asked."""
+        self._check_same_kind(account, active.mode, mode)
+        return active
+
+    def _check_same_kind(self, account, active_mode, mode):
         reads = ("first_load", "incremental")
-        if active.mode != mode and not (active.mode in reads and mode in reads):
+        if active_mode != mode and not (active_mode in reads and mode in reads):
             # Another kind of run holds the account's place: this one would
             # not do what the user asked for.
             modes = dict(self._fields["mode"]._description_selection(self.env))
@@ -291,11 +333,10 @@ class BillwerkSyncRun(models.Model):
                     "A run of %(account)s (%(mode)s) is queued or running. Nothing "
                     "was queued: start %(asked)s again once it has ended.",
                     account=account.display_name,
-                    mode=modes[active.mode],
+                    mode=modes[active_mode],
                     asked=modes[mode],
                 )
             )
-        return active
 
     @api.model
     def _run_for(self, account, trigger, mode="incremental", budget=None):
@@ -883,7 +924,8 @@ class BillwerkSyncRun(models.Model):
     def _queued(self):
         """What a button answers: the run is queued (or was already)."""
         self.ensure_one()
-        if self.state == "running":
+        state = self.env.context.get("billwerk_run_state") or self.state
+        if state == "running":
             message = self.env._(
                 "A run of this account is already running; this screen shows its "
                 "progress."
