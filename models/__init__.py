@@ -55,3 +55,5 @@ from . import billwerk_webhook_event
 # Subscription metrics: MRR rows per month and customer, kept by the runs,
 # and the account screen's figures.
 from . import billwerk_mrr
+from . import billwerk_account_mrr
+from . import billwerk_sync_run_mrr
