@@ -243,39 +243,85 @@ class BillwerkAccountMrr(models.Model):
             ]
         computed = monthly_rows(self._mrr_invoices(), zone, now, months=months)
         wanted = self._mrr_values(computed)
-        stored = rows_model.search(domain)
-        keep = {}
-        for row in stored:
-            key = (row.month, row.customer_id.id, row.currency_id.id)
-            keep[key] = row
-        unchanged = rows_model.browse()
+        stored, duplicates = self._mrr_stored(since)
+        unchanged = set()
         to_create = []
         for values in wanted:
             key = (values["month"], values["customer_id"], values["currency_id"])
-            row = keep.get(key)
-            if row is not None and self._mrr_same(row, values):
-                unchanged |= row
+            row = stored.get(key)
+            if row is not None and row[1:] == self._mrr_comparable(values):
+                unchanged.add(row[0])
             else:
                 to_create.append(values)
-        stale = stored - unchanged
+        stale = rows_model.browse(
+            [row[0] for row in stored.values() if row[0] not in unchanged] + duplicates
+        )
         stale.unlink()
         rows_model.create(to_create)
         self.sudo().write({"mrr_stale_from": False, "mrr_zone": str(zone)})
         return len(stale), len(to_create)
 
-    @api.model
-    def _mrr_same(self, row, values):
-        code = row.currency_id.name
-        company_code = row.company_currency_id.name
+    def _mrr_stored(self, since):
+        """The stored rows from ``since`` on (all: None), by key, as
+        ``(id, *_mrr_comparable)``, and the ids of rows sharing a key; in SQL:
+        thousands of rows, no records."""
+        self.ensure_one()
+        self.env["billwerk.mrr"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT r.id, r.month, r.customer_id, r.currency_id, c.name,
+                   r.mrr, r.movement, r.movement_amount, r.plan_id, r.running,
+                   r.mrr_company
+              FROM billwerk_mrr r
+              JOIN res_currency c ON c.id = r.currency_id
+             WHERE r.account_id = %s AND (%s::date IS NULL OR r.month >= %s::date)
+            """,
+            (self.id, since, since),
+        )
+        company_code = self.company_id.currency_id.name
+        stored = {}
+        # Rows of customers without a copy (NULL) may share a key: the extra
+        # ones are deleted and made again.
+        duplicates = []
+        for (
+            row_id,
+            month,
+            customer,
+            currency,
+            code,
+            mrr,
+            movement,
+            movement_amount,
+            plan,
+            running,
+            mrr_company,
+        ) in self.env.cr.fetchall():
+            key = (month, customer or False, currency)
+            if key in stored:
+                duplicates.append(row_id)
+                continue
+            stored[key] = (
+                row_id,
+                amount_to_minor(mrr or 0.0, code),
+                movement,
+                amount_to_minor(movement_amount or 0.0, code),
+                plan or False,
+                bool(running),
+                amount_to_minor(mrr_company or 0.0, company_code),
+            )
+        return stored, duplicates
+
+    def _mrr_comparable(self, values):
+        """What decides whether a stored row is still right, in minor units."""
+        code = self.env["res.currency"].browse(values["currency_id"]).name
+        company_code = self.company_id.currency_id.name
         return (
-            row.movement == values["movement"]
-            and row.plan_id.id == values["plan_id"]
-            and row.running == values["running"]
-            and amount_to_minor(row.mrr, code) == amount_to_minor(values["mrr"], code)
-            and amount_to_minor(row.movement_amount, code)
-            == amount_to_minor(values["movement_amount"], code)
-            and amount_to_minor(row.mrr_company, company_code)
-            == amount_to_minor(values["mrr_company"], company_code)
+            amount_to_minor(values["mrr"], code),
+            values["movement"],
+            amount_to_minor(values["movement_amount"], code),
+            values["plan_id"] or False,
+            values["running"],
+            amount_to_minor(values["mrr_company"], company_code),
         )
 
     def _mrr_values(self, computed):
