@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
+from odoo.tools import format_date
 
 from ..mapping.money import amount_to_minor, minor_to_amount
 from ..mapping.mrr import CHURN, CONTRACTION, first_month, monthly_rows
@@ -50,6 +51,9 @@ class BillwerkAccountMrr(models.Model):
         string="Metrics of",
         compute="_compute_mrr_figures",
         help="The last complete month, in the Billwerk account's time zone.",
+    )
+    mrr_month_name = fields.Char(
+        string="Month", compute="_compute_mrr_figures", help="The month shown."
     )
     mrr_currency_id = fields.Many2one(
         "res.currency",
@@ -105,6 +109,7 @@ class BillwerkAccountMrr(models.Model):
                 rows.search([("account_id", "=", account.id), ("month", "=", month)])
             )
             account.mrr_month = month
+            account.mrr_month_name = format_date(self.env, month, date_format="MMMM y")
             account.mrr_currency_id = figures["currency"]
             account.mrr_amount = figures["mrr"]
             account.arr_amount = 12 * figures["mrr"]

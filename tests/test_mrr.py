@@ -146,6 +146,7 @@ class TestMrrRows(MrrCase):
             month = month.replace(day=1)
             rows = self.rows(account, month=month)
             self.assertEqual(account.mrr_month, month)
+            self.assertIn(str(month.year), account.mrr_month_name)
             if len(rows.currency_id) > 1:
                 currency = account.company_id.currency_id
                 self.assertEqual(account.mrr_currency_id, currency)
