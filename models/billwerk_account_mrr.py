@@ -179,6 +179,7 @@ class BillwerkAccountMrr(models.Model):
                SET mrr_stale_from = LEAST(COALESCE(mrr_stale_from, %(month)s),
                                           %(month)s)
              WHERE id IN %(ids)s
+               AND (mrr_stale_from IS NULL OR mrr_stale_from > %(month)s)
             """,
             {"month": month, "ids": tuple(self.ids)},
         )
@@ -263,7 +264,8 @@ class BillwerkAccountMrr(models.Model):
         )
         stale.unlink()
         rows_model.create(to_create)
-        self.sudo().write({"mrr_stale_from": False, "mrr_zone": str(zone)})
+        if self.mrr_stale_from or self.mrr_zone != str(zone):
+            self.sudo().write({"mrr_stale_from": False, "mrr_zone": str(zone)})
         return len(stale), len(to_create)
 
     def _mrr_stored(self, since):
