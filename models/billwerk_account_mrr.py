@@ -240,7 +240,6 @@ class BillwerkAccountMrr(models.Model):
                 since = None
         months = None
         if since is not None:
-            domain += [("month", ">=", since)]
             months = [
                 since + relativedelta(months=step)
                 for step in range(
