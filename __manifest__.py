@@ -22,6 +22,7 @@
         "views/billwerk_transaction_views.xml",
         "views/billwerk_ledger_line_views.xml",
         "views/billwerk_revenue_report_views.xml",
+        "views/billwerk_mrr_views.xml",
         "views/account_move_views.xml",
         "views/billwerk_sync_run_views.xml",
         "views/billwerk_account_views.xml",

@@ -61,6 +61,7 @@ __all__ = [
     "MonthSummary",
     "MrrRow",
     "counting_lines",
+    "first_month",
     "is_active_at_month_end",
     "month_summaries",
     "monthly_amount",
@@ -230,6 +231,23 @@ def is_active_at_month_end(period_from, period_to, month, zone):
     """
     boundary = _next_month_start(month, zone)
     return _instant(period_from, zone) < boundary <= _instant(period_to, zone)
+
+
+def first_month(lines, zone):
+    """The first month (its first day, local) a period of ``lines`` starts in.
+
+    None when no line has a ``period_from``. The months before it keep
+    their MRR and movements whatever these lines say: a caller that knows
+    which invoices changed recomputes from the earliest such month on (of
+    their lines before and after the change). Raises ``ValueError`` on a
+    ``period_from`` that is not a date.
+    """
+    months = [
+        _instant(line["period_from"], zone).astimezone(zone).date().replace(day=1)
+        for line in lines
+        if isinstance(line, dict) and line.get("period_from")
+    ]
+    return min(months, default=None)
 
 
 def months_between(first, last):

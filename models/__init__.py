@@ -51,3 +51,9 @@ from . import billwerk_account_ledger
 
 # Webhooks: the deliveries stored by the controller.
 from . import billwerk_webhook_event
+
+# Subscription metrics: MRR rows per month and customer, kept by the runs,
+# and the account screen's figures.
+from . import billwerk_mrr
+from . import billwerk_account_mrr
+from . import billwerk_sync_run_mrr

@@ -447,6 +447,9 @@ class BillwerkSyncRun(models.Model):
                 self._link_customers_without_contact()
             # The books, after the copies and under the same lock.
             self._post_books(state)
+            # The subscription metrics of what the copies now say (never
+            # stops the run: billwerk_sync_run_mrr.py).
+            self._update_metrics(state)
         except OutOfTime:
             self._pause(state)
             return
@@ -535,6 +538,9 @@ class BillwerkSyncRun(models.Model):
             self._commit()
         result = posting._post_account(self.account_id, after_batch=after_batch)
         self._count_posted(result, base)
+
+    def _update_metrics(self, state):
+        """After the books: a hook (billwerk_sync_run_mrr.py recomputes MRR)."""
 
     def _execute_mode(self, state):
         """The run's reads, by mode (a hook: webhook runs add theirs)."""

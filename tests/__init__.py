@@ -22,3 +22,4 @@ from . import test_posting_guards
 from . import test_ledger_reconciliation
 from . import test_odoo_runner
 from . import test_revenue_recognition
+from . import test_mrr

@@ -47,6 +47,9 @@ EXPECTED = {
     "billwerk_revenue_share": {
         "billwerk_revenue_share_share_once": "unique(source_line_id, month, key)"
     },
+    "billwerk_mrr": {
+        "billwerk_mrr_mrr_uniq": "unique(account_id, month, customer_id, currency_id)"
+    },
     "billwerk_payment_journal": {
         "billwerk_payment_journal_payment_type_uniq": "unique(account_id, payment_type)"
     },
@@ -72,7 +75,7 @@ EXPECTED = {
 @tagged("post_install", "-at_install")
 class TestUniqueConstraints(TransactionCase):
     def test_every_unique_constraint_exists_in_the_database(self):
-        self.assertEqual(sum(len(names) for names in EXPECTED.values()), 16)
+        self.assertEqual(sum(len(names) for names in EXPECTED.values()), 17)
         self.env.cr.execute(
             """
             SELECT rel.relname, con.conname

@@ -62,9 +62,9 @@ def unique_constraints(database):
     return found
 
 
-def test_the_sixteen_unique_constraints_exist_in_the_installed_database():
+def test_the_seventeen_unique_constraints_exist_in_the_installed_database():
     wanted = expected()
-    assert sum(len(names) for names in wanted.values()) == 16
+    assert sum(len(names) for names in wanted.values()) == 17
     found = unique_constraints(DB)
     missing = {
         table: sorted(set(names) - found.get(table, set()))

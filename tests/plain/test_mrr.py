@@ -16,6 +16,7 @@ from mapping.mrr import (
     REACTIVATION,
     RETAINED,
     counting_lines,
+    first_month,
     is_active_at_month_end,
     month_summaries,
     monthly_amount,
@@ -529,6 +530,21 @@ def test_rows_of_given_months_are_those_of_the_whole_history():
     march = monthly_rows(invoices, UTC, today, months=[date(2026, 3, 1)])
     assert march == [row for row in everything if row.month == date(2026, 3, 1)]
     assert march[0].movement == REACTIVATION
+
+
+def test_the_first_month_a_change_touches_is_its_earliest_local_start():
+    lines = [
+        line("plan", 10000, "2026-03-01T00:00:00+00:00", "2026-04-01T00:00:00+00:00"),
+        # 31 January 23:30 UTC is 1 February in Tokyo.
+        line("add_on", 500, "2026-01-31T23:30:00+00:00", "2026-03-01T00:00:00+00:00"),
+        line("discount", -100),
+    ]
+    assert first_month(lines, UTC) == date(2026, 1, 1)
+    assert first_month(lines, TOKYO) == date(2026, 2, 1)
+    assert first_month([line("ondemand", 100)], UTC) is None
+    assert first_month([], UTC) is None
+    with pytest.raises(ValueError):
+        first_month([line("plan", 1, "yesterday", "today")], UTC)
 
 
 # Every sandbox invoice.
