@@ -36,6 +36,7 @@ class BillwerkAccountMrr(models.Model):
     _inherit = "billwerk.account"
 
     mrr_stale_from = fields.Date(
+        string="MRR to recompute from",
         readonly=True,
         copy=False,
         help="The first month whose MRR rows may no longer match the invoice "
@@ -43,6 +44,7 @@ class BillwerkAccountMrr(models.Model):
         "recompute that follows.",
     )
     mrr_zone = fields.Char(
+        string="MRR time zone",
         readonly=True,
         copy=False,
         help="The time zone the stored MRR rows were computed in.",

@@ -102,6 +102,7 @@ class BillwerkMrr(models.Model):
         "before. Retained: unchanged.",
     )
     movement_amount = fields.Monetary(
+        string="Movement amount",
         currency_field="currency_id",
         readonly=True,
         help="This month's MRR minus the month before's.",
