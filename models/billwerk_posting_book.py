@@ -39,6 +39,26 @@ def free_journal_code(journals, company, prefix):
     )
 
 
+def new_named_journal(env, company, naming, prefix, journal_type):
+    """A journal of ``company`` named ``naming(env)`` in every installed
+    language (an accountant working in German or Danish reads it in theirs),
+    on the company's first free code from ``prefix``."""
+    journals = env["account.journal"]
+    journal = journals.create(
+        {
+            "name": naming(env),
+            "code": free_journal_code(journals, company, prefix),
+            "type": journal_type,
+            "company_id": company.id,
+        }
+    )
+    for code, _label in env["res.lang"].get_installed():
+        if code != (env.lang or "en_US"):
+            localized = journal.with_context(lang=code)
+            localized.name = naming(localized.env)
+    return journal
+
+
 def percent_text(rate):
     """0.25 -> "25 %" (outside the translated call: Babel cannot read f-strings)."""
     return f"{rate * 100:g} %"
@@ -583,21 +603,13 @@ class PostingBook:
     def default_payment_journal(self):
         if self.account.payment_journal_id:
             return self.account.payment_journal_id
-        journals = self.env["account.journal"]
-        journal = journals.create(
-            {
-                "name": self.env._("Billwerk payments"),
-                "code": free_journal_code(journals, self.company, "BWP"),
-                "type": "bank",
-                "company_id": self.company.id,
-            }
+        journal = new_named_journal(
+            self.env,
+            self.company,
+            lambda env: env._("Billwerk payments"),
+            "BWP",
+            "bank",
         )
-        # Named in every language of the database, as the products are: an
-        # accountant working in German or Danish reads it in their language.
-        for code, _label in self.env["res.lang"].get_installed():
-            if code != (self.env.lang or "en_US"):
-                localized = journal.with_context(lang=code)
-                localized.name = localized.env._("Billwerk payments")
         # The journal's own account is the outstanding account: the money the
         # acquirer holds is booked there, and the invoice reads Paid at once.
         (

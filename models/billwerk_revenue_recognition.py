@@ -33,7 +33,7 @@ from ..mapping.revenue import (
     month_end,
     take_latest_first,
 )
-from .billwerk_posting_book import free_journal_code
+from .billwerk_posting_book import new_named_journal
 
 PREFIX = "recognition"
 
@@ -46,19 +46,13 @@ class BillwerkRevenueRecognition(models.AbstractModel):
     def _journal(self, account):
         if account.recognition_journal_id:
             return account.recognition_journal_id
-        journals = self.env["account.journal"]
-        journal = journals.create(
-            {
-                "name": self.env._("Billwerk revenue"),
-                "code": free_journal_code(journals, account.company_id, "BWR"),
-                "type": "general",
-                "company_id": account.company_id.id,
-            }
+        journal = new_named_journal(
+            self.env,
+            account.company_id,
+            lambda env: env._("Billwerk revenue"),
+            "BWR",
+            "general",
         )
-        for code, _label in self.env["res.lang"].get_installed():
-            if code != (self.env.lang or "en_US"):
-                localized = journal.with_context(lang=code)
-                localized.name = localized.env._("Billwerk revenue")
         account.recognition_journal_id = journal
         return journal
 
