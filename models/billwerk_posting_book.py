@@ -556,11 +556,12 @@ class PostingBook:
                     account=deferred.display_name,
                 )
             )
-        if tax.invoice_repartition_line_ids.filtered(
+        if tax.amount and tax.invoice_repartition_line_ids.filtered(
             lambda r: r.repartition_type == "tax" and not r.account_id
         ):
             # Such a tax books its VAT on the line's own account: the VAT
-            # would sit in deferred revenue and be recognised as income.
+            # would sit in deferred revenue and be recognised as income. (A
+            # 0 % tax books no VAT line: it needs no account.)
             raise Waiting(
                 self.env._(
                     "the tax %(tax)s has no tax account, and would book its VAT "

@@ -520,6 +520,22 @@ class TestRecognitionFirstPosting(RecognitionCase):
         posted = income.filtered(lambda line: line.parent_state == "posted")
         self.assertTrue(posted.analytic_line_ids, "recognised revenue counts there")
 
+    def test_a_zero_rate_tax_needs_no_tax_account(self):
+        zero = self.taxes[0.0]
+        for lines in (
+            zero.invoice_repartition_line_ids,
+            zero.refund_repartition_line_ids,
+        ):
+            lines.filtered(lambda r: r.repartition_type == "tax").account_id = False
+        self.post()
+        self.assertFalse(
+            self.invoices().filtered(
+                lambda i: "no tax account" in (i.post_error or "")
+            ),
+            "a 0 % tax books no VAT: nothing waits for its account",
+        )
+        self.assertTrue(self.shares())
+
     def test_each_company_sees_its_own_schedule(self):
         self.post()
         outsider = new_test_user(
