@@ -65,7 +65,12 @@ class BillwerkAccountRevenue(models.Model):
         for account in self:
             this_month = month_start(account._billwerk_today())
             last_month = this_month - relativedelta(months=1)
-            domain = [("account_id", "=", account.id)]
+            # The Billwerk account connected now: after a switch, the
+            # schedules of the one before keep running but are not its own.
+            domain = [
+                ("account_id", "=", account.id),
+                ("invoice_move_id.billwerk_account", "=", account.billwerk_id),
+            ]
             by_month = dict(
                 shares._read_group(
                     domain + [("month", "in", (this_month, last_month))],
