@@ -243,38 +243,35 @@ class BillwerkSyncRun(models.Model):
         # conflicting row this transaction cannot see (a click on another
         # server in the same instant) is a serialization failure: Odoo would
         # retry the whole request after a pause of up to 2 s. It is answered
-        # here instead, from what has been committed.
+        # here instead, from what has been committed. The index check also
+        # waits for any transaction holding a newer version of the active
+        # row: the scheduled call running it, until its next commit (up to a
+        # page or a batch). A short lock timeout ends that wait: the run's
+        # committed version is the answer.
         try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    """
-                    INSERT INTO billwerk_sync_run
-                           (account_id, company_id, trigger, mode, user_id, billwerk_id,
-                            billwerk_name, state, started, calls, interruptions,
-                            create_uid, create_date, write_uid, write_date)
-                    VALUES (%(account)s, %(company)s, %(trigger)s, %(mode)s, %(uid)s,
-                            %(billwerk_id)s, %(billwerk_name)s, 'queued',
-                            %(now)s, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
-                    ON CONFLICT (account_id) WHERE state IN ('queued', 'running')
-                    DO NOTHING
-                    RETURNING id
-                    """,
-                    {
-                        "account": account.id,
-                        "company": account.company_id.id,
-                        "trigger": trigger,
-                        "mode": mode,
-                        "uid": self.env.uid,
-                        "billwerk_id": account.billwerk_id or None,
-                        "billwerk_name": account.billwerk_name or None,
-                        "now": fields.Datetime.now(),
-                    },
-                    # Not a bad query: the failure below is an answer.
-                    log_exceptions=False,
-                )
-                row = self.env.cr.fetchone()
-        except psycopg2.errors.SerializationFailure:
-            return self._active_elsewhere(account, mode)
+            row = self._insert_queued(account, trigger, mode, wait=False)
+        except (
+            psycopg2.errors.SerializationFailure,
+            psycopg2.errors.LockNotAvailable,
+        ):
+            found = self._active_elsewhere(account, mode)
+            if found:
+                return found
+            # Nothing committed: the holder is another click's INSERT, which
+            # commits in milliseconds. Wait for it.
+            try:
+                row = self._insert_queued(account, trigger, mode, wait=True)
+            except psycopg2.errors.SerializationFailure:
+                found = self._active_elsewhere(account, mode)
+                if not found:  # ended since: the click finds it done
+                    raise UserError(
+                        self.env._(
+                            "A run of %(account)s has just ended. Start it "
+                            "again if something is still to do.",
+                            account=account.display_name,
+                        )
+                    ) from None
+                return found
         # The account's last run (a computed field) is no longer what the
         # cache holds.
         account.invalidate_recordset()
@@ -287,8 +284,49 @@ class BillwerkSyncRun(models.Model):
         )
         return self._already_active(active, account, mode)
 
+    def _insert_queued(self, account, trigger, mode, wait):
+        """INSERT the queued run unless one is active; the new id, or None.
+
+        Without ``wait``, a lock held longer than a click should take raises
+        ``LockNotAvailable`` (the savepoint restores the lock timeout).
+        """
+        with self.env.cr.savepoint(flush=False):
+            if not wait:
+                self.env.cr.execute("SET LOCAL lock_timeout = '200ms'")
+            self.env.cr.execute(
+                """
+                    INSERT INTO billwerk_sync_run
+                           (account_id, company_id, trigger, mode, user_id, billwerk_id,
+                            billwerk_name, state, started, calls, interruptions,
+                            create_uid, create_date, write_uid, write_date)
+                    VALUES (%(account)s, %(company)s, %(trigger)s, %(mode)s, %(uid)s,
+                            %(billwerk_id)s, %(billwerk_name)s, 'queued',
+                            %(now)s, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
+                    ON CONFLICT (account_id) WHERE state IN ('queued', 'running')
+                    DO NOTHING
+                    RETURNING id
+                    """,
+                {
+                    "account": account.id,
+                    "company": account.company_id.id,
+                    "trigger": trigger,
+                    "mode": mode,
+                    "uid": self.env.uid,
+                    "billwerk_id": account.billwerk_id or None,
+                    "billwerk_name": account.billwerk_name or None,
+                    "now": fields.Datetime.now(),
+                },
+                # Not a bad query: the failure below is an answer.
+                log_exceptions=False,
+            )
+            row = self.env.cr.fetchone()
+            if not wait:
+                self.env.cr.execute("SET LOCAL lock_timeout TO DEFAULT")
+        return row
+
     def _active_elsewhere(self, account, mode):
-        """The active run another transaction committed since this one began.
+        """The active run another transaction committed since this one began,
+        or None.
 
         Read in a cursor of its own (a fresh snapshot, reads only): this
         transaction cannot see the row. The record returned carries its state
@@ -305,14 +343,8 @@ class BillwerkSyncRun(models.Model):
                 (account.id,),
             )
             found = cr.fetchone()
-        if not found:  # ended since: the click finds it done, as a reload would
-            raise UserError(
-                self.env._(
-                    "A run of %(account)s has just ended. Start it again if "
-                    "something is still to do.",
-                    account=account.display_name,
-                )
-            )
+        if not found:
+            return None
         run_id, active_mode, state = found
         self._check_same_kind(account, active_mode, mode)
         return self.sudo().browse(run_id).with_context(billwerk_run_state=state)
