@@ -299,7 +299,12 @@ def _movement(before, now, was_ever_active):
     return EXPANSION if now > before else CONTRACTION
 
 
-def monthly_rows(invoices, zone, today, months=None):
+def month_before(month):
+    """The first day of the month before ``month`` (a first day)."""
+    return (month - timedelta(days=1)).replace(day=1)
+
+
+def monthly_rows(invoices, zone, today, months=None, active_before=None):
     """``[MrrRow]`` from the first month with MRR to the current one (running).
 
     ``invoices``: dicts as the addon stores them (see the module's
@@ -310,13 +315,24 @@ def monthly_rows(invoices, zone, today, months=None):
     ``months``: first days of the months to return (all when None); the
     others are still computed, since a movement depends on the months before.
     Sorted by month, currency and customer.
+
+    ``active_before`` (with ``months``): the ``(customer, currency)`` pairs
+    whose MRR was above zero in some month before the one preceding the
+    first of ``months``, as the rows already computed say. Only that
+    preceding month and the later ones are then computed, so ``invoices``
+    need hold only those with a period ending after the preceding month
+    starts: an incremental recomputation reads the recent invoices, not the
+    whole history.
     """
     today = _instant(today, zone)
     current = today.astimezone(zone).date().replace(day=1)
+    start = None
+    if months and active_before is not None:
+        start = month_before(min(months))
     totals = {}
     for line in counting_lines(invoices, zone):
         local_start = line.start.astimezone(zone).date().replace(day=1)
-        month = local_start
+        month = local_start if start is None else max(local_start, start)
         while month < current:
             boundary = _next_month_start(month, zone)
             if boundary > line.end:
@@ -333,7 +349,8 @@ def monthly_rows(invoices, zone, today, months=None):
     keys = sorted({(currency, customer) for _m, customer, currency in totals})
     rows = []
     for currency, customer in keys:
-        before, was_ever_active = Fraction(0), False
+        before = Fraction(0)
+        was_ever_active = start is not None and (customer, currency) in active_before
         for month in months_between(first, current):
             mrr, _largest, plan = totals.get(
                 (month, customer, currency), (Fraction(0), None, None)

@@ -10,7 +10,7 @@ there, or at the first month still marked running, whichever is earlier.
 
 import calendar
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from dateutil.relativedelta import relativedelta
 
@@ -18,7 +18,15 @@ from odoo import api, fields, models
 from odoo.tools import format_date
 
 from ..mapping.money import amount_to_minor, minor_to_amount
-from ..mapping.mrr import CHURN, CONTRACTION, first_month, monthly_rows
+from ..mapping.mrr import (
+    CHURN,
+    CONTRACTION,
+    IGNORED_STATES,
+    NEW,
+    first_month,
+    month_before,
+    monthly_rows,
+)
 from ..mapping.revenue import month_start
 from .billwerk_mrr import round_minor
 
@@ -187,23 +195,38 @@ class BillwerkAccountMrr(models.Model):
         )
         self.invalidate_recordset(["mrr_stale_from"])
 
-    def _mrr_invoices(self):
+    def _mrr_invoices(self, ending_after=None):
         """The account's invoice copies as mapping/mrr.py reads them.
 
-        Archived copies (Billwerk no longer has them) and lines without an
-        amount excluding VAT do not count.
+        Archived copies (Billwerk no longer has them), drafts and cancelled
+        invoices, and lines without an amount excluding VAT do not count.
+        ``ending_after`` (a date): only invoices with a line whose period
+        ends on or after the day before it; the day's margin covers every
+        time zone's offset, so nothing ending after that date is left out.
         """
         self.ensure_one()
         self.env["billwerk.invoice"].flush_model()
+        # period_to is an ISO 8601 date or timestamp as Billwerk sends it:
+        # its first ten characters compare as dates.
         self.env.cr.execute(
             """
             SELECT i.customer_handle, c.name, i.state, i.plan_handle, i.order_lines
               FROM billwerk_invoice i
               JOIN res_currency c ON c.id = i.currency_id
-             WHERE i.account_id = %s AND i.active
+             WHERE i.account_id = %(account)s AND i.active
+               AND COALESCE(i.state, '') NOT IN %(ignored)s
                AND jsonb_typeof(i.order_lines) = 'array'
+               AND (%(since)s::text IS NULL OR EXISTS (
+                    SELECT 1 FROM jsonb_array_elements(i.order_lines) line
+                     WHERE jsonb_typeof(line) = 'object'
+                       AND left(line->>'period_to', 10) >= %(since)s::text))
             """,
-            (self.id,),
+            {
+                "account": self.id,
+                "ignored": tuple(IGNORED_STATES),
+                "since": ending_after
+                and (ending_after - timedelta(days=1)).isoformat(),
+            },
         )
         return [
             {
@@ -240,6 +263,10 @@ class BillwerkAccountMrr(models.Model):
             )
             if since <= EVERYTHING:
                 since = None
+            elif rows_model.search_count(domain + [("customer_id", "=", False)], 1):
+                # Rows of customers without a copy cannot say who was
+                # active before: recompute everything.
+                since = None
         months = None
         if since is not None:
             months = [
@@ -248,7 +275,19 @@ class BillwerkAccountMrr(models.Model):
                     (current.year - since.year) * 12 + current.month - since.month + 1
                 )
             ]
-        computed = monthly_rows(self._mrr_invoices(), zone, now, months=months)
+        if months is None:
+            computed = monthly_rows(self._mrr_invoices(), zone, now)
+        else:
+            # The month before the first recomputed one decides its
+            # movements; only invoices reaching into it are read.
+            start = month_before(months[0])
+            computed = monthly_rows(
+                self._mrr_invoices(ending_after=start),
+                zone,
+                now,
+                months=months,
+                active_before=self._mrr_active_before(start),
+            )
         wanted = self._mrr_values(computed)
         stored, duplicates = self._mrr_stored(since)
         unchanged = set()
@@ -269,6 +308,25 @@ class BillwerkAccountMrr(models.Model):
             self.sudo().write({"mrr_stale_from": False, "mrr_zone": str(zone)})
         return len(stale), len(to_create)
 
+    def _mrr_active_before(self, month):
+        """``{(customer handle, currency)}`` with MRR above zero in some month
+        before ``month``, as the stored rows say: exactly those with a *new*
+        row before it (MRR rises above zero from none first as *new*; the
+        movement is decided on exact amounts, not on rounded ones)."""
+        self.ensure_one()
+        self.env["billwerk.mrr"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT cust.handle, c.name
+              FROM billwerk_mrr r
+              JOIN res_currency c ON c.id = r.currency_id
+              JOIN billwerk_customer cust ON cust.id = r.customer_id
+             WHERE r.account_id = %s AND r.month < %s AND r.movement = %s
+            """,
+            (self.id, month, NEW),
+        )
+        return set(self.env.cr.fetchall())
+
     def _mrr_stored(self, since):
         """The stored rows from ``since`` on (all: None), by key, as
         ``(id, *_mrr_comparable)``, and the ids of rows sharing a key; in SQL:
@@ -286,6 +344,9 @@ class BillwerkAccountMrr(models.Model):
             """,
             (self.id, since, since),
         )
+        fetched = self.env.cr.fetchall()
+        # After the fetch: reading a field not in the cache runs a query on
+        # the same cursor, which would replace the rows not yet fetched.
         company_code = self.company_id.currency_id.name
         stored = {}
         # Rows of customers without a copy (NULL) may share a key: the extra
@@ -303,7 +364,7 @@ class BillwerkAccountMrr(models.Model):
             plan,
             running,
             mrr_company,
-        ) in self.env.cr.fetchall():
+        ) in fetched:
             key = (month, customer or False, currency)
             if key in stored:
                 duplicates.append(row_id)

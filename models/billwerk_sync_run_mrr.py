@@ -35,6 +35,8 @@ class BillwerkSyncRunMrr(models.Model):
         their lines before and after (one query; unchanged copies are not
         rewritten, so they touch nothing)."""
         account = self.account_id
+        # Before the query: a field read here may run one on the cursor.
+        zone = account._billwerk_zone()
         keys = list(incoming)
         self.env["billwerk.invoice"].flush_model(["sync_hash", "order_lines"])
         self.env.cr.execute(
@@ -47,7 +49,6 @@ class BillwerkSyncRunMrr(models.Model):
             """,
             (keys, [incoming[key].get("sync_hash") for key in keys], account.id),
         )
-        zone = account._billwerk_zone()
         months = []
         for key, old_lines in self.env.cr.fetchall():
             for lines in (old_lines, incoming[key].get("order_lines")):

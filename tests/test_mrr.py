@@ -131,6 +131,14 @@ class TestMrrRows(MrrCase):
             checked += 1
         self.assertTrue(checked)
 
+    def test_the_stored_rows_are_read_whole_from_an_empty_cache(self):
+        # Reading the company's currency after the query, from an empty
+        # cache, once replaced the rows not yet fetched with its own.
+        count = len(self.rows())
+        self.env.invalidate_all()
+        stored_rows, duplicates = self.account._mrr_stored(None)
+        self.assertEqual(len(stored_rows) + len(duplicates), count)
+
     def test_a_rerun_without_changes_keeps_every_row(self):
         before = {row.id: stored(row) for row in self.rows()}
         run = self.sync()
@@ -346,11 +354,12 @@ class TestMrrIncremental(MrrCase):
         after_computed = expected(
             self.computed(account, list(sandbox_account.invoices.values()))
         )
-        asked = []
+        asked, read = [], []
 
-        def spy(invoices, zone, today, months=None):
+        def spy(invoices, zone, today, months=None, **known):
             asked.append(months)
-            return monthly_rows(invoices, zone, today, months=months)
+            read.append(len(invoices))
+            return monthly_rows(invoices, zone, today, months=months, **known)
 
         with patch(f"{BillwerkAccountMrr.__module__}.monthly_rows", spy):
             run = self.sync()
@@ -378,6 +387,8 @@ class TestMrrIncremental(MrrCase):
         self.assertTrue(months)
         self.assertLessEqual(months[0], min(key[0] for key in changed))
         self.assertGreater(months[0], min(before_computed)[0])
+        # ... and from the invoices reaching into those months only.
+        self.assertLess(read[0], len(sandbox_account.invoices))
         for key, (row_id, _values) in after.items():
             if key in changed:
                 self.assertNotIn(row_id, {row_id for row_id, _v in before.values()})

@@ -18,6 +18,7 @@ from mapping.mrr import (
     counting_lines,
     first_month,
     is_active_at_month_end,
+    month_before,
     month_summaries,
     monthly_amount,
     monthly_rows,
@@ -532,6 +533,32 @@ def test_rows_of_given_months_are_those_of_the_whole_history():
     assert march[0].movement == REACTIVATION
 
 
+def test_recent_invoices_and_who_was_active_give_the_rows_of_the_whole_history():
+    invoices = [
+        monthly(10000, "2026-01-01", "2026-02-01", customer="back"),
+        monthly(5000, "2026-04-01", "2026-05-01", customer="back"),
+        monthly(7000, "2026-04-01", "2026-05-01", customer="first"),
+        # Annual, from last year: it reaches into March.
+        monthly(120000, "2025-06-01", "2026-06-01", customer="annual"),
+    ]
+    today = at("2026-05-10T00:00:00+00:00")
+    everything = monthly_rows(invoices, UTC, today)
+    months = [date(2026, 4, 1), date(2026, 5, 1)]
+    # March decides April's movements: invoices ending after 1 March.
+    recent = invoices[1:]
+    rows = monthly_rows(
+        recent, UTC, today, months=months, active_before={("back", "DKK")}
+    )
+    assert rows == [row for row in everything if row.month in months]
+    assert {row.customer: row.movement for row in rows if row.month == months[0]} == {
+        "back": REACTIVATION,
+        "first": NEW,
+        "annual": RETAINED,
+    }
+    # Without knowing who was active, the returning customer looks new.
+    assert monthly_rows(recent, UTC, today, months=months, active_before=set()) != rows
+
+
 def test_the_first_month_a_change_touches_is_its_earliest_local_start():
     lines = [
         line("plan", 10000, "2026-03-01T00:00:00+00:00", "2026-04-01T00:00:00+00:00"),
@@ -619,6 +646,46 @@ def test_every_sandbox_invoice_gives_rows_that_explain_the_mrr(sandbox):
     assert {"DKK", "JPY", "EUR", "KWD"} <= currencies
     assert kinds == set(MOVEMENTS)
     assert checked > 1000
+
+
+def test_any_later_months_from_recent_invoices_equal_the_whole_history(sandbox):
+    """What an incremental recomputation reads: for every account and each
+    of its last twelve months as the first recomputed one, the invoices with
+    a period ending after the month before it starts, and the customers with
+    a *new* row before that month."""
+    today = sandbox.clock.now()
+    compared = 0
+    for account in sandbox.accounts:
+        zone = account.tz
+        invoices = list(account.invoices.values())
+        everything = monthly_rows(invoices, zone, today)
+        current = today.astimezone(zone).date().replace(day=1)
+        since = current
+        for _step in range(12):
+            start = month_before(since)
+            boundary = datetime(start.year, start.month, 1, tzinfo=zone)
+            recent = [
+                invoice
+                for invoice in invoices
+                if any(
+                    line.get("period_to")
+                    and datetime.fromisoformat(line["period_to"]) >= boundary
+                    for line in invoice["order_lines"]
+                )
+            ]
+            active = {
+                (row.customer, row.currency)
+                for row in everything
+                if row.month < start and row.movement == NEW
+            }
+            months = months_between(since, current)
+            rows = monthly_rows(
+                recent, zone, today, months=months, active_before=active
+            )
+            assert rows == [row for row in everything if row.month >= since]
+            compared += len(rows)
+            since = start
+    assert compared > 1000
 
 
 def next_month(month):
