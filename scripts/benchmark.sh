@@ -6,7 +6,10 @@
 # posting of 10,000 invoices, the addon's batches against the naive way (see
 # benchmark_posting.py; JSON in $BENCH_POSTING_JSON, else
 # .venv/var/benchmark_posting.json). BENCH_SKIP containing "posting" leaves
-# the posting part out; BENCH_ONLY=posting runs it alone. Takes minutes.
+# the posting part out; BENCH_ONLY=posting runs it alone. Then the subscription
+# metrics of a 100,000-invoice account, full and after an incremental run (see
+# benchmark_mrr.py; JSON in $BENCH_MRR_JSON); BENCH_SKIP containing "mrr"
+# leaves it out, BENCH_ONLY=mrr runs it alone. Takes minutes.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -51,4 +54,12 @@ if [ "$ONLY" = posting ] || { [ -z "$ONLY" ] && [[ "$SKIP" != *,posting,* ]]; };
     BENCH_POSTING_JSON="${BENCH_POSTING_JSON:-$VAR/benchmark_posting.json}" \
         "$PY" "$(odoo_bin)" shell -c "$CONF" -d "$DB" --no-http --log-level=warn \
         <scripts/benchmark_posting.py
+    dropdb -U "$DB_USER" --if-exists "$DB" >/dev/null 2>&1 || true
+fi
+
+if [ "$ONLY" = mrr ] || { [ -z "$ONLY" ] && [[ "$SKIP" != *,mrr,* ]]; }; then
+    throwaway_db "mrr_"
+    BENCH_MRR_JSON="${BENCH_MRR_JSON:-$VAR/benchmark_mrr.json}" \
+        "$PY" "$(odoo_bin)" shell -c "$CONF" -d "$DB" --no-http --log-level=warn \
+        <scripts/benchmark_mrr.py
 fi
