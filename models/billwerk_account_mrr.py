@@ -130,28 +130,23 @@ class BillwerkAccountMrr(models.Model):
 
     def _mrr_figures(self, rows):
         """One month's figures from its rows: in their currency if they have
-        one, else in the company's, at the rate of the month's last day."""
+        one, else in the company's (the rows' amounts converted at the rate of
+        the month's last day, as the reports add them up)."""
         self.ensure_one()
         currencies = rows.currency_id
-        if len(currencies) <= 1:
-            currency = currencies or self.company_id.currency_id
-            rates = dict.fromkeys(currencies, 1.0)
-        else:
-            currency = self.company_id.currency_id
-            day = month_last_day(rows[0].month)
-            rates = {
-                other: self.env["res.currency"]._get_conversion_rate(
-                    other, currency, self.company_id, day
-                )
-                for other in currencies
-            }
+        one = len(currencies) <= 1
+        currency = (
+            (currencies or self.company_id.currency_id)
+            if one
+            else (self.company_id.currency_id)
+        )
         mrr = net = lost = 0.0
         for row in rows:
-            rate = rates[row.currency_id]
-            mrr += row.mrr_company if len(currencies) > 1 else row.mrr
-            net += row.movement_amount * rate
+            mrr += row.mrr if one else row.mrr_company
+            change = row.movement_amount if one else row.movement_company
+            net += change
             if row.movement in (CHURN, CONTRACTION):
-                lost -= row.movement_amount * rate
+                lost -= change
         opening = mrr - net
         active = len(rows.filtered(lambda row: row.mrr > 0).customer_id)
         return {
@@ -163,17 +158,41 @@ class BillwerkAccountMrr(models.Model):
             "churn_rate": 100.0 * lost / opening if opening > 0 else 0.0,
         }
 
-    def _mrr_report(self, xmlid):
+    def _mrr_report(self, xmlid, views):
+        """The report of the month the figures show, where they can be found:
+        the menus open every month."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
-        action["domain"] = [("account_id", "=", self.id)]
+        action["domain"] = [
+            ("account_id", "=", self.id),
+            ("month", "=", self.mrr_month),
+        ]
+        action["name"] = f"{action['name']}: {self.mrr_month_name}"
+        action["views"] = [
+            (self.env.ref(f"billwerk_connector.{view}").id, kind)
+            for view, kind in views
+        ]
         return action
 
     def action_open_mrr_report(self):
-        return self._mrr_report("billwerk_connector.action_billwerk_mrr")
+        """The month's customers with MRR: they count, their MRR adds up."""
+        action = self._mrr_report(
+            "billwerk_connector.action_billwerk_mrr",
+            [("billwerk_mrr_view_list", "list"), ("billwerk_mrr_view_pivot", "pivot")],
+        )
+        action["domain"].append(("mrr", "!=", 0))
+        return action
 
     def action_open_mrr_movements(self):
-        return self._mrr_report("billwerk_connector.action_billwerk_mrr_movements")
+        """The month's movements in the company's currency, as the churn rate
+        and the net movement take them."""
+        return self._mrr_report(
+            "billwerk_connector.action_billwerk_mrr_movements",
+            [
+                ("billwerk_mrr_view_movements_pivot", "pivot"),
+                ("billwerk_mrr_view_list", "list"),
+            ],
+        )
 
     # -- the rows --
     @api.model
@@ -337,7 +356,7 @@ class BillwerkAccountMrr(models.Model):
             """
             SELECT r.id, r.month, r.customer_id, r.currency_id, c.name,
                    r.mrr, r.movement, r.movement_amount, r.plan_id, r.running,
-                   r.mrr_company
+                   r.mrr_company, r.movement_company
               FROM billwerk_mrr r
               JOIN res_currency c ON c.id = r.currency_id
              WHERE r.account_id = %s AND (%s::date IS NULL OR r.month >= %s::date)
@@ -364,6 +383,7 @@ class BillwerkAccountMrr(models.Model):
             plan,
             running,
             mrr_company,
+            movement_company,
         ) in fetched:
             key = (month, customer or False, currency)
             if key in stored:
@@ -377,6 +397,7 @@ class BillwerkAccountMrr(models.Model):
                 plan or False,
                 bool(running),
                 amount_to_minor(mrr_company or 0.0, company_code),
+                amount_to_minor(movement_company or 0.0, company_code),
             )
         return stored, duplicates
 
@@ -391,6 +412,7 @@ class BillwerkAccountMrr(models.Model):
             values["plan_id"] or False,
             values["running"],
             amount_to_minor(values["mrr_company"], company_code),
+            amount_to_minor(values["movement_company"], company_code),
         )
 
     def _mrr_values(self, computed):
@@ -423,6 +445,7 @@ class BillwerkAccountMrr(models.Model):
                     currency, company_currency, company, day
                 )
             mrr = minor_to_amount(round_minor(row.mrr), row.currency)
+            movement = minor_to_amount(round_minor(row.movement_amount), row.currency)
             values_list.append(
                 {
                     "account_id": self.id,
@@ -432,8 +455,9 @@ class BillwerkAccountMrr(models.Model):
                     "mrr": mrr,
                     "mrr_company": company_currency.round(mrr * rates[currency, day]),
                     "movement": row.movement,
-                    "movement_amount": minor_to_amount(
-                        round_minor(row.movement_amount), row.currency
+                    "movement_amount": movement,
+                    "movement_company": company_currency.round(
+                        movement * rates[currency, day]
                     ),
                     "plan_id": plans.get(row.plan, False),
                     "running": row.running,

@@ -107,6 +107,13 @@ class BillwerkMrr(models.Model):
         readonly=True,
         help="This month's MRR minus the month before's.",
     )
+    movement_company = fields.Monetary(
+        string="MRR change (company currency)",
+        currency_field="company_currency_id",
+        readonly=True,
+        help="The movement amount converted at the rate of the month's last "
+        "day, as the account screen's net movement and churn rate take it.",
+    )
     plan_id = fields.Many2one(
         "billwerk.plan",
         readonly=True,
@@ -116,6 +123,7 @@ class BillwerkMrr(models.Model):
         "(none for a churn).",
     )
     running = fields.Boolean(
+        string="Running month",
         readonly=True,
         help="The current month: its MRR is today's, and changes until the "
         "month has ended.",

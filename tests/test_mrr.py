@@ -162,6 +162,11 @@ class TestMrrRows(MrrCase):
                     account.mrr_amount,
                     currency.round(sum(rows.mapped("mrr_company"))),
                 )
+                # The movements pivot's total in the company's currency.
+                self.assertAlmostEqual(
+                    account.mrr_net_movement,
+                    currency.round(sum(rows.mapped("movement_company"))),
+                )
                 continue
             # One currency: the figures are month_summaries' over the rows,
             # to the minor unit.
@@ -194,12 +199,31 @@ class TestMrrRows(MrrCase):
                     delta=10 ** -currency_exponent(code),
                 )
 
-    def test_each_figure_opens_its_report(self):
-        action = self.account.action_open_mrr_report()
-        self.assertEqual(action["res_model"], "billwerk.mrr")
-        self.assertEqual(action["domain"], [("account_id", "=", self.account.id)])
-        movements = self.account.action_open_mrr_movements()
-        self.assertIn("pivot", movements["view_mode"].split(",")[0])
+    def test_each_figure_opens_the_rows_it_is_made_of(self):
+        for account in self.accounts:
+            one = len(self.rows(account, month=account.mrr_month).currency_id) == 1
+            currency = account.mrr_currency_id
+            action = account.action_open_mrr_report()
+            self.assertEqual(action["res_model"], "billwerk.mrr")
+            self.assertEqual(action["views"][0][1], "list")
+            self.assertIn(account.mrr_month_name, action["name"])
+            rows = self.env["billwerk.mrr"].search(action["domain"])
+            self.assertEqual(set(rows.mapped("month")), {account.mrr_month})
+            self.assertEqual(len(rows.customer_id), account.mrr_active_customers)
+            self.assertAlmostEqual(
+                account.mrr_amount,
+                currency.round(sum(rows.mapped("mrr" if one else "mrr_company"))),
+            )
+            movements = account.action_open_mrr_movements()
+            self.assertEqual(movements["views"][0][1], "pivot")
+            rows = self.env["billwerk.mrr"].search(movements["domain"])
+            self.assertEqual(set(rows.mapped("month")), {account.mrr_month})
+            self.assertAlmostEqual(
+                account.mrr_net_movement,
+                currency.round(
+                    sum(rows.mapped("movement_amount" if one else "movement_company"))
+                ),
+            )
 
     def test_a_failure_is_a_warning_and_the_next_run_catches_up(self):
         self.account._mark_mrr_stale(self.rows()[-1].month)
