@@ -135,5 +135,10 @@ class BillwerkAccountRevenue(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "billwerk_connector.action_billwerk_revenue_report"
         )
-        action["domain"] = [("account_id", "=", self.id)]
+        # The connected Billwerk account's rows, as the screen's figures: an
+        # earlier one's schedules (kept after a switch) are in the menu.
+        action["domain"] = [
+            ("account_id", "=", self.id),
+            ("billwerk_id", "=", self.billwerk_id),
+        ]
         return action

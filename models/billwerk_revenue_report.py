@@ -17,6 +17,12 @@ class BillwerkRevenueReport(models.Model):
     _order = "month desc, account_id"
 
     account_id = fields.Many2one("billwerk.account", readonly=True)
+    billwerk_id = fields.Char(
+        string="Billwerk account id",
+        readonly=True,
+        help="The Billwerk account whose invoices the rows come from: after a "
+        "switch, the earlier account's schedules keep running here.",
+    )
     company_id = fields.Many2one("res.company", readonly=True)
     company_currency_id = fields.Many2one(related="company_id.currency_id")
     month = fields.Date(readonly=True)
@@ -49,10 +55,11 @@ class BillwerkRevenueReport(models.Model):
                   GROUP BY account_id
                 )
                 SELECT row_number() OVER (
-                           ORDER BY m.account_id, m.month, s.plan_id,
-                                    s.income_account_id
+                           ORDER BY m.account_id, im.billwerk_account, m.month,
+                                    s.plan_id, s.income_account_id
                        ) AS id,
                        m.account_id,
+                       im.billwerk_account AS billwerk_id,
                        s.company_id,
                        m.month,
                        s.plan_id,
@@ -67,8 +74,9 @@ class BillwerkRevenueReport(models.Model):
                    AND (s.month = m.month
                         OR (s.month > m.month
                             AND s.booked_on < m.month + interval '1 month'))
-              GROUP BY m.account_id, s.company_id, m.month, s.plan_id,
-                       s.income_account_id
+                  LEFT JOIN account_move im ON im.id = s.invoice_move_id
+              GROUP BY m.account_id, im.billwerk_account, s.company_id, m.month,
+                       s.plan_id, s.income_account_id
             )
             """
         )

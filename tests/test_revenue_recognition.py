@@ -224,6 +224,24 @@ class TestRevenueRecognised(RecognitionCase):
             checked += 1
         self.assertTrue(checked)
 
+    def test_the_screens_report_is_the_connected_billwerk_accounts(self):
+        reports = self.env["billwerk.revenue.report"]
+        action = self.account.action_open_revenue_report()
+        rows = reports.search(action["domain"])
+        self.assertTrue(rows)
+        self.assertEqual(set(rows.mapped("billwerk_id")), {self.account.billwerk_id})
+        self.assertEqual(rows, reports.search([("account_id", "=", self.account.id)]))
+        # After a switch, the earlier account's schedules keep running and
+        # stay in the menu's report, not in the new account's.
+        self.env.cr.execute(
+            "UPDATE billwerk_account SET billwerk_id = 'another' WHERE id = %s",
+            (self.account.id,),
+        )
+        self.account.invalidate_recordset(["billwerk_id"])
+        action = self.account.action_open_revenue_report()
+        self.assertFalse(reports.search(action["domain"]))
+        self.assertEqual(reports.search([("account_id", "=", self.account.id)]), rows)
+
     def test_months_that_ended_are_posted_and_later_ones_wait_for_their_day(self):
         today = self.account._billwerk_today()
         entries = self.entries()
