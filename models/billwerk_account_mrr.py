@@ -167,7 +167,10 @@ class BillwerkAccountMrr(models.Model):
             ("account_id", "=", self.id),
             ("month", "=", self.mrr_month),
         ]
-        action["name"] = f"{action['name']}: {self.mrr_month_name}"
+        # The web client titles the action with its display name.
+        action["name"] = action["display_name"] = (
+            f"{action['name']}: {self.mrr_month_name}"
+        )
         action["views"] = [
             (self.env.ref(f"billwerk_connector.{view}").id, kind)
             for view, kind in views
@@ -175,10 +178,12 @@ class BillwerkAccountMrr(models.Model):
         return action
 
     def action_open_mrr_report(self):
-        """The month's customers with MRR: they count, their MRR adds up."""
+        """The month's rows with MRR: the pivot's total is the MRR (a list
+        sums only the page it shows), the list names the customers (one row
+        per customer and currency)."""
         action = self._mrr_report(
             "billwerk_connector.action_billwerk_mrr",
-            [("billwerk_mrr_view_list", "list"), ("billwerk_mrr_view_pivot", "pivot")],
+            [("billwerk_mrr_view_pivot", "pivot"), ("billwerk_mrr_view_list", "list")],
         )
         action["domain"].append(("mrr", "!=", 0))
         return action

@@ -205,8 +205,8 @@ class TestMrrRows(MrrCase):
             currency = account.mrr_currency_id
             action = account.action_open_mrr_report()
             self.assertEqual(action["res_model"], "billwerk.mrr")
-            self.assertEqual(action["views"][0][1], "list")
-            self.assertIn(account.mrr_month_name, action["name"])
+            self.assertEqual(action["views"][0][1], "pivot")
+            self.assertIn(account.mrr_month_name, action["display_name"])
             rows = self.env["billwerk.mrr"].search(action["domain"])
             self.assertEqual(set(rows.mapped("month")), {account.mrr_month})
             self.assertEqual(len(rows.customer_id), account.mrr_active_customers)
